@@ -1,0 +1,31 @@
+"""Errors that speak to the user: each names what is wrong and where."""
+
+from __future__ import annotations
+
+
+class RestockError(Exception):
+    """Base class for errors shown to the user as one line, without a stack trace."""
+
+
+class ConfigError(RestockError, ValueError):
+    """A configuration key is missing, unknown or has a bad value."""
+
+
+class TableNotFoundError(RestockError):
+    """An input Delta table does not exist at its configured path."""
+
+
+class SchemaError(RestockError, ValueError):
+    """A table lacks a contracted column or has it with the wrong type."""
+
+
+class DataQualityError(RestockError, ValueError):
+    """Input data breaks a data-quality threshold set in conf."""
+
+
+class ForecastFailureError(RestockError):
+    """More series failed to forecast than the configured share allows."""
+
+
+class RunNotFoundError(RestockError):
+    """A requested run id (or the latest run) is not in the table."""

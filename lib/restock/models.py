@@ -1,0 +1,222 @@
+"""Model registry, the per-series guard (fallbacks, empirical intervals) and class routing."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from statsforecast import models as sf
+
+from restock.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a model, what it costs (rank: ties go to the cheaper) and its intervals."""
+
+    build: Callable[[int], Any]
+    cost_rank: int
+    native_intervals: bool
+
+
+MODELS: dict[str, ModelSpec] = {
+    "Naive": ModelSpec(lambda s: sf.Naive(), 1, True),
+    "HistoricAverage": ModelSpec(lambda s: sf.HistoricAverage(), 1, True),
+    "SeasonalNaive": ModelSpec(lambda s: sf.SeasonalNaive(season_length=s), 1, True),
+    "WindowAverage": ModelSpec(lambda s: sf.WindowAverage(window_size=4 * s), 1, False),
+    "SeasonalWindowAverage": ModelSpec(
+        lambda s: sf.SeasonalWindowAverage(season_length=s, window_size=4), 2, False
+    ),
+    "SimpleExponentialSmoothing": ModelSpec(
+        lambda s: sf.SimpleExponentialSmoothingOptimized(), 2, False
+    ),
+    "CrostonOptimized": ModelSpec(lambda s: sf.CrostonOptimized(), 2, False),
+    "CrostonSBA": ModelSpec(lambda s: sf.CrostonSBA(), 2, False),
+    "ADIDA": ModelSpec(lambda s: sf.ADIDA(), 2, False),
+    "IMAPA": ModelSpec(lambda s: sf.IMAPA(), 3, False),
+    "TSB": ModelSpec(lambda s: sf.TSB(alpha_d=0.1, alpha_p=0.1), 2, False),
+    "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True),
+    "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
+    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True),
+}
+DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
+
+
+def check_models(names: Sequence[str], where: str) -> list[str]:
+    """Validate model names against the registry, naming the conf key on error."""
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(MODELS))}"
+        )
+    return list(names)
+
+
+def cost_rank(name: str) -> int:
+    """Relative cost of a model (combinations cost the most)."""
+    spec = MODELS.get(name)
+    return spec.cost_rank if spec else 10
+
+
+class Guarded:
+    """One model per series with its fallbacks, as a statsforecast model.
+
+    statsforecast calls `forecast` once per series, in series order. The guard tries the
+    primary model, then each fallback, and treats an exception or a non-finite forecast
+    as a failure. Models without native intervals get empirical ones: signed errors of
+    rolling-origin refits on the series' own history, pooled over windows and steps.
+    `outcomes` logs, per call, (model used, status, interval method, error).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        fallbacks: Sequence[str],
+        season_length: int,
+        interval_windows: int,
+        interval_step: int,
+    ) -> None:
+        self.alias = model
+        self.chain = [(n, MODELS[n]) for n in [model, *[f for f in fallbacks if f != model]]]
+        self.season_length = season_length
+        self.interval_windows = interval_windows
+        self.interval_step = interval_step
+        self.outcomes: list[tuple[str | None, str, str, str | None]] = []
+
+    uses_exog = False
+
+    def __repr__(self) -> str:
+        return self.alias
+
+    def new(self) -> Guarded:
+        """A copy sharing the outcome log (statsforecast copies models in some paths)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        return copy
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Forecast one series with the first model of the chain that succeeds."""
+        first_error = None
+        for position, (name, spec) in enumerate(self.chain):
+            try:
+                with warnings.catch_warnings():  # a failure is recorded, not warned about
+                    warnings.simplefilter("ignore")
+                    result, method = self._one(name, spec, y, h, level)
+            except Exception as exc:  # noqa: BLE001 - any model failure is contained here
+                first_error = first_error or f"{name}: {type(exc).__name__}: {exc}"[:500]
+                continue
+            status = "ok" if position == 0 else "fallback"
+            self.outcomes.append((name, status, method, first_error))
+            return result
+        self.outcomes.append((None, "failed", "none", first_error))
+        nan = np.full(h, np.nan)
+        return {"mean": nan, **{f"{s}-{lv}": nan for lv in level or () for s in ("lo", "hi")}}
+
+    def _one(
+        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Fit one model; add intervals; refuse non-finite output."""
+        model = spec.build(self.season_length)
+        if spec.native_intervals or not level:
+            result = model.forecast(y=y, h=h, level=list(level) if level else None)
+            method = "native" if level else "none"
+        else:
+            result = model.forecast(y=y, h=h)
+            method = self._add_empirical(result, spec, y, h, level)
+        if not np.all(np.isfinite(result["mean"])):
+            raise FloatingPointError("non-finite forecast")
+        return result, method
+
+    def _add_empirical(
+        self, result: dict[str, np.ndarray], spec: ModelSpec, y: np.ndarray, h: int,
+        level: Sequence[int],
+    ) -> str:
+        """Empirical intervals from rolling-origin refits of the series' own history.
+
+        Multiplicative: quantiles of actual / forecast over every window and step, times
+        the forecast (so a zero-demand day maps to a zero lower bound, whatever the
+        forecast level). Additive (actual − forecast) when the forecasts were all zero.
+        NaN bounds when the history is too short for one window.
+        """
+        actual, predicted = rolling_windows(
+            lambda train: spec.build(self.season_length).forecast(y=train, h=h)["mean"],
+            y, h, self.interval_windows, self.interval_step,
+        )
+        mean = result["mean"]
+        positive = predicted > 0
+        for lv in level:
+            tails = [(1 - lv / 100) / 2, 1 - (1 - lv / 100) / 2]
+            if positive.any() and np.all(mean >= 0):
+                lo, hi = np.quantile(actual[positive] / predicted[positive], tails)
+                bounds = (mean * min(lo, 1.0), mean * max(hi, 1.0))
+            elif actual.size:
+                lo, hi = np.quantile(actual - predicted, tails)
+                bounds = (mean + min(lo, 0.0), mean + max(hi, 0.0))
+            else:
+                bounds = (np.full(h, np.nan), np.full(h, np.nan))
+            # rounded: a bound meant to be exactly 0 must not come out as 1e-17
+            result[f"lo-{lv}"], result[f"hi-{lv}"] = (np.round(b, 9) for b in bounds)
+        return "empirical" if actual.size else "none"
+
+
+def rolling_windows(
+    predict: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    h: int,
+    windows: int,
+    step: int,
+    min_train: int = 14,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Actuals and forecasts of up to `windows` rolling-origin refits, flattened.
+
+    The last window's test period ends at the end of y; earlier ones step back by `step`.
+    Windows that would leave fewer than `min_train` training points are skipped.
+    """
+    actual, predicted = [], []
+    for k in range(windows):
+        cutoff = y.size - h - k * step
+        if cutoff < min_train:
+            break
+        actual.append(y[cutoff : cutoff + h])
+        predicted.append(predict(y[:cutoff]))
+    if not actual:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(actual), np.concatenate(predicted)
+
+
+def routing_expr(routing: Mapping[str, Any], min_history_days: int) -> Column:
+    """Spark expression choosing each profiled series' model from conf `routing`.
+
+    End-of-life series get null (nothing to forecast); histories shorter than
+    `min_history_days` get the short-history baseline; the rest their demand class's
+    model, overridden per ABC class by `routing.by_abc`.
+    """
+    from pyspark.sql import functions as F
+
+    by_class = routing.get("by_class") or {}
+    check_models(list(by_class.values()), "routing.by_class")
+    short = check_models([routing["short_history"]], "routing.short_history")[0]
+    expr = F.lit(None).cast("string")
+    for demand_class, model in by_class.items():
+        expr = F.when(F.col("demand_class") == demand_class, F.lit(model)).otherwise(expr)
+    for abc, overrides in (routing.get("by_abc") or {}).items():
+        check_models(list(overrides.values()), f"routing.by_abc.{abc}")
+        for demand_class, model in overrides.items():
+            match = (F.col("abc_class") == abc) & (F.col("demand_class") == demand_class)
+            expr = F.when(match, F.lit(model)).otherwise(expr)
+    expr = F.when(F.col("history_days") < min_history_days, F.lit(short)).otherwise(expr)
+    return F.when(F.col("lifecycle") == "end_of_life", F.lit(None)).otherwise(expr)

@@ -1,0 +1,246 @@
+"""The jobs' steps: read tables, call the library, write versioned tables, record the run.
+
+Every step takes an open SparkSession (built by the caller) and a conf; nothing here
+builds a session or collects per-series data to the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from restock import quality, runs, tables
+from restock.backtest import (
+    BacktestSettings,
+    backtest,
+    candidates_of,
+    metrics_table,
+    residuals_table,
+    selection_table,
+)
+from restock.errors import ConfigError, ForecastFailureError, RunNotFoundError
+from restock.forecast import ForecastSettings, forecast
+from restock.models import check_models, routing_expr
+from restock.profile import ProfileSettings, profile
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+KEYS = ["sku_id", "location_id"]
+
+
+@dataclass
+class Run:
+    """One run: the session, the effective conf, the run id and the as-of date."""
+
+    spark: SparkSession
+    conf: Mapping[str, Any]
+    run_id: str
+    as_of_date: dt.date | None = None
+
+    def recorded(self, job: str) -> Any:
+        """Context manager writing this job's row to `runs` when it ends."""
+        return runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date)
+
+    def buckets(self) -> int:
+        """Series groups per UDF step: conf, else 8 per core of the session."""
+        configured = int(self.conf["forecast"].get("buckets") or 0)
+        return configured or 8 * self.spark.sparkContext.defaultParallelism
+
+
+def ingest(run: Run) -> DataFrame:
+    """Validate sales, quarantine rejected rows, return the daily sales (persisted).
+
+    Sets run.as_of_date to the newest sales date when the caller gave none.
+    """
+    from pyspark.sql import functions as F
+
+    settings = quality.QualitySettings.from_conf(run.conf)
+    sales = tables.read(run.spark, run.conf, "sales")
+    with run.recorded("ingest") as record:
+        tagged = quality.tag_sales(sales, settings).persist()
+        report = quality.report(tagged)
+        record.rows_in, record.rows_out = report.rows_in, report.rows_accepted
+        record.rows_quarantined = report.rows_quarantined
+        report.check(settings)
+        tables.write_run(quality.quarantined(tagged, "sales"), run.conf, "quarantine", run.run_id)
+        daily = quality.daily_sales(tagged).persist()
+        newest = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
+        tagged.unpersist()
+        if newest[0] is None:
+            raise ConfigError("table 'sales' has no accepted rows")
+        run.as_of_date = run.as_of_date or newest[0]
+        record.as_of_date, record.series_count = run.as_of_date, int(newest[1])
+        if report.negatives_zeroed:
+            record.message = f"{report.negatives_zeroed} negative quantities set to 0"
+    return daily
+
+
+def optional_input(run: Run, name: str) -> DataFrame | None:
+    """An input table when it exists, else None."""
+    if not tables.exists(run.spark, run.conf, name):
+        return None
+    return tables.read(run.spark, run.conf, name)
+
+
+def profile_step(run: Run, daily: DataFrame) -> DataFrame:
+    """Write `series_profile` for the run; return it as read back from Delta."""
+    settings = ProfileSettings.from_conf(run.conf)
+    with run.recorded("profile") as record:
+        rows = profile(daily, optional_input(run, "item_params"), run.as_of_date, settings)
+        tables.write_run(_stamped(rows, run), run.conf, "series_profile", run.run_id)
+        written = _this_run(run, "series_profile")
+        record.rows_out = record.series_count = written.count()
+    return written
+
+
+def backtest_step(run: Run, daily: DataFrame, profiled: DataFrame) -> None:
+    """Backtest candidates, write metrics, selection and residuals for the run."""
+    settings = BacktestSettings.from_conf(run.conf)
+    with run.recorded("backtest") as record:
+        candidates = candidates_of(profiled, settings)
+        results = backtest(
+            daily, candidates, as_of_date=run.as_of_date, settings=settings,
+            buckets=run.buckets(),
+        ).persist()
+        try:
+            tables.write_run(
+                _stamped(metrics_table(results, profiled, settings.levels), run),
+                run.conf, "backtest_metrics", run.run_id,
+            )
+            tables.write_run(
+                _stamped(selection_table(results, settings.metric), run),
+                run.conf, "model_selection", run.run_id,
+            )
+            tables.write_run(residuals_table(results), run.conf, "backtest_residuals", run.run_id)
+        finally:
+            results.unpersist()
+        selected = _this_run(run, "model_selection")
+        record.series_count = selected.count()
+        record.rows_out = _this_run(run, "backtest_metrics").count()
+
+
+def routes_for(run: Run, profiled: DataFrame, models: Any) -> DataFrame:
+    """The model(s) per series: forced names, routing, or `auto` (selection, else routing)."""
+    from pyspark.sql import functions as F
+
+    routing = run.conf["routing"]
+    routed = profiled.withColumn("model", routing_expr(routing, int(routing["min_history_days"])))
+    live = routed.where(F.col("model").isNotNull())
+    if models in ("routed", "auto"):
+        if models == "auto":
+            selection = _run_rows(run, "model_selection", None)
+            if selection is not None:
+                chosen = selection.select(*KEYS, F.col("model").alias("selected"))
+                live = live.join(chosen, KEYS, "left").withColumn(
+                    "model", F.coalesce("selected", "model")
+                )
+        return live.select(*KEYS, "model")
+    names = check_models([models] if isinstance(models, str) else list(models), "forecast.models")
+    forced = run.spark.createDataFrame([(n,) for n in names], "model string")
+    return live.select(*KEYS).crossJoin(F.broadcast(forced))
+
+
+def forecast_step(run: Run, daily: DataFrame, profiled: DataFrame, models: Any) -> None:
+    """Forecast every routed series; fail above the failed-share threshold, naming series."""
+    from pyspark.sql import functions as F
+
+    settings = ForecastSettings.from_conf(run.conf)
+    with run.recorded("forecast") as record:
+        routes = routes_for(run, profiled, models)
+        out = forecast(
+            daily, routes, as_of_date=run.as_of_date, settings=settings, buckets=run.buckets()
+        ).persist()
+        try:
+            counts = dict(
+                out.groupBy("status").agg(F.countDistinct(*KEYS, "model")).collect()
+            )
+            total = sum(counts.values())
+            failed = counts.get("failed", 0)
+            record.series_count, record.failed_series = total, failed
+            if total and failed / total > settings.max_failed_share:
+                names = [
+                    f"{r.sku_id}/{r.location_id} ({r.model}: {r.error})"
+                    for r in out.where(F.col("status") == "failed").limit(5).collect()
+                ]
+                raise ForecastFailureError(
+                    f"{failed} of {total} series failed to forecast ({failed / total:.1%} > "
+                    f"forecast.max_failed_share {settings.max_failed_share:.1%}); "
+                    f"first: {'; '.join(names)}"
+                )
+            tables.write_run(out, run.conf, "forecasts", run.run_id)
+            record.rows_out = out.count()
+            if counts.get("fallback"):
+                record.message = f"{counts['fallback']} series used a fallback model"
+        finally:
+            out.unpersist()
+
+
+def plan_step(
+    run: Run, forecast_run_id: str | None = None, forecasts_version: int | None = None
+) -> None:
+    """Plan from one forecast run (this run's, the given one, or the latest succeeded).
+
+    `forecasts_version` reads the forecasts table as of that Delta version.
+    """
+    from pyspark.sql import functions as F
+
+    from restock.plan import build_plan
+    from restock.policy import PolicySettings
+
+    table = tables.read(run.spark, run.conf, "forecasts", version=forecasts_version)
+    wanted = forecast_run_id or (run.run_id if _has_run(table, run.run_id) else None)
+    forecasts, source = tables.select_run(run.spark, run.conf, table, "forecasts", wanted)
+    run.as_of_date = forecasts.select("as_of_date").first()[0]
+    settings = PolicySettings.from_conf(run.conf["policy"], levels=run.conf["forecast"]["levels"])
+    item_params = tables.read(run.spark, run.conf, "item_params")
+    inventory = tables.read(run.spark, run.conf, "inventory")
+    with run.recorded("plan") as record:
+        profiled = _run_rows(run, "series_profile", source)
+        residuals = _run_rows(run, "backtest_residuals", None)
+        plan = build_plan(
+            forecasts, item_params, inventory, profiled, residuals,
+            as_of_date=run.as_of_date, settings=settings,
+        )
+        stamped = _stamped(plan, run).withColumn("forecast_run_id", F.lit(source))
+        tables.write_run(stamped, run.conf, "plans", run.run_id)
+        written = _this_run(run, "plans")
+        record.rows_out = record.series_count = written.count()
+        record.message = f"forecasts from run {source}"
+
+
+def _has_run(table: DataFrame, run_id: str) -> bool:
+    """Whether the table holds rows of the run."""
+    from pyspark.sql import functions as F
+
+    return table.where(F.col("run_id") == run_id).limit(1).count() > 0
+
+
+def _run_rows(run: Run, name: str, run_id: str | None) -> DataFrame | None:
+    """Rows of an output table for run_id, else this run's, else the latest; None if absent."""
+    if not tables.exists(run.spark, run.conf, name):
+        return None
+    table = tables.read(run.spark, run.conf, name)
+    for candidate in dict.fromkeys([run_id, run.run_id]):
+        if candidate and _has_run(table, candidate):
+            return tables.select_run(run.spark, run.conf, table, name, candidate)[0]
+    try:
+        return tables.select_run(run.spark, run.conf, table, name)[0]
+    except RunNotFoundError:
+        return None
+
+
+def _this_run(run: Run, name: str) -> DataFrame:
+    """This run's rows of an output table."""
+    from pyspark.sql import functions as F
+
+    return tables.read(run.spark, run.conf, name).where(F.col("run_id") == run.run_id)
+
+
+def _stamped(df: DataFrame, run: Run) -> DataFrame:
+    """Add the run's as_of_date column."""
+    from pyspark.sql import functions as F
+
+    return df.withColumn("as_of_date", F.lit(run.as_of_date))

@@ -1,0 +1,142 @@
+"""Sales validation: every input row is either accepted or quarantined with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from restock.config import section
+from restock.errors import ConfigError, DataQualityError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+_NEGATIVE_POLICIES = ("quarantine", "zero")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Conf `quality`."""
+
+    negative_quantity: str
+    max_quarantine_share: float
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> QualitySettings:
+        """Read and check conf `quality`."""
+        q = section(conf, "quality")
+        policy = str(q["negative_quantity"])
+        if policy not in _NEGATIVE_POLICIES:
+            raise ConfigError(
+                f"quality.negative_quantity must be one of {_NEGATIVE_POLICIES}, got '{policy}'"
+            )
+        return cls(policy, float(q["max_quarantine_share"]))
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Row counts of one validation: rows_in = rows_accepted + rows_quarantined."""
+
+    rows_in: int
+    rows_accepted: int
+    rows_quarantined: int
+    by_reason: dict[str, int]
+    negatives_zeroed: int
+
+    def check(self, settings: QualitySettings, table: str = "sales") -> None:
+        """Raise when the quarantined share passes the conf threshold."""
+        share = self.rows_quarantined / self.rows_in if self.rows_in else 0.0
+        if share > settings.max_quarantine_share:
+            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self.by_reason.items()))
+            raise DataQualityError(
+                f"table '{table}': {self.rows_quarantined} of {self.rows_in} rows rejected "
+                f"({share:.1%} > quality.max_quarantine_share "
+                f"{settings.max_quarantine_share:.1%}): {reasons}"
+            )
+
+
+def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
+    """Add `reason` (null = accepted) to each sales row; zero negatives when conf says so.
+
+    Reasons, first match wins: null series key, null date, null quantity, quantity is
+    NaN, quantity is infinite, negative quantity (return), duplicate row (an exact copy
+    of an earlier row: one copy is kept).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    q = F.col("quantity")
+    negative = q < 0
+    rules: list[tuple[Column, str]] = [
+        (F.col("sku_id").isNull() | F.col("location_id").isNull(), "null series key"),
+        (F.col("date").isNull(), "null date"),
+        (q.isNull(), "null quantity"),
+        (F.isnan(q), "quantity is NaN"),
+        (q.isin(float("inf"), float("-inf")), "quantity is infinite"),
+    ]
+    if settings.negative_quantity == "quarantine":
+        rules.append((negative, "negative quantity (return)"))
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    copies = Window.partitionBy(*sales.columns).orderBy(F.lit(1))
+    tagged = sales.withColumn("reason", reason).withColumn(
+        "reason",
+        F.when(
+            F.col("reason").isNull() & (F.row_number().over(copies) > 1), F.lit("duplicate row")
+        ).otherwise(F.col("reason")),
+    )
+    zeroed = F.col("reason").isNull() & negative
+    return tagged.withColumn("zeroed", zeroed).withColumn(
+        "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
+    )
+
+
+def report(tagged: DataFrame) -> QualityReport:
+    """Count accepted and quarantined rows by reason (one small aggregate to the driver)."""
+    from pyspark.sql import functions as F
+
+    rows = (
+        tagged.groupBy("reason")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("zeroed").cast("long")).alias("z"))
+        .collect()
+    )
+    by_reason = {r["reason"]: int(r["n"]) for r in rows if r["reason"] is not None}
+    accepted = sum(int(r["n"]) for r in rows if r["reason"] is None)
+    zeroed = sum(int(r["z"] or 0) for r in rows)
+    quarantined = sum(by_reason.values())
+    return QualityReport(accepted + quarantined, accepted, quarantined, by_reason, zeroed)
+
+
+def quarantined(tagged: DataFrame, table: str) -> DataFrame:
+    """Rejected rows for the `quarantine` table: source, reason, keys and the row as JSON."""
+    from pyspark.sql import functions as F
+
+    original = [c for c in tagged.columns if c not in ("reason", "zeroed")]
+    return tagged.where(F.col("reason").isNotNull()).select(
+        F.lit(table).alias("source_table"),
+        "reason",
+        "sku_id",
+        "location_id",
+        F.col("date").cast("date").alias("date"),
+        F.to_json(F.struct(*original), {"allowNonNumericNumbers": "true"}).alias("record"),
+    )
+
+
+def daily_sales(tagged: DataFrame) -> DataFrame:
+    """Accepted rows summed per series and day (several transactions of a day add up).
+
+    Keeps `sales_value` = sum of quantity × price when sales has a price column (else null).
+    """
+    from pyspark.sql import functions as F
+
+    value = F.col("quantity") * F.col("price") if "price" in tagged.columns else F.lit(None)
+    return (
+        tagged.where(F.col("reason").isNull())
+        .groupBy("sku_id", "location_id", "date")
+        .agg(
+            F.sum("quantity").alias("quantity"),
+            F.sum(value.cast("double")).alias("sales_value"),
+        )
+    )

@@ -1,0 +1,195 @@
+"""Text reports for the terminal: runs and versions, table rows, and a run summary.
+
+Everything printed is an aggregate or a bounded number of rows (limit / top ten).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from restock import tables
+from restock.errors import ConfigError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_WIDTH = 160
+_INPUTS = ("sales", "inventory", "item_params")
+_RUN_TABLES = (
+    "quarantine", "series_profile", "backtest_metrics", "model_selection",
+    "backtest_residuals", "forecasts", "plans",
+)
+
+
+def runs_text(spark: SparkSession, conf: Mapping[str, Any], limit: int) -> str:
+    """Recent runs (newest first) and the Delta versions of every table."""
+    from pyspark.sql import functions as F
+
+    lines = []
+    if tables.exists(spark, conf, "runs"):
+        recent = (
+            tables.read(spark, conf, "runs")
+            .orderBy(F.col("started_at").desc())
+            .limit(limit)
+            .select("run_id", "job", "status", "as_of_date", "started_at",
+                    (F.col("finished_at").cast("long") - F.col("started_at").cast("long"))
+                    .alias("seconds"),
+                    "rows_in", "rows_out", "rows_quarantined", "series_count", "failed_series",
+                    "message")
+        )
+        lines += ["runs (newest first):", _frame(recent.toPandas())]
+    else:
+        lines.append(f"no runs yet (no table at {tables.location(conf, 'runs')})")
+    lines += ["", "table versions:"]
+    rows = []
+    for name in (*_INPUTS, "runs", *_RUN_TABLES):
+        if tables.exists(spark, conf, name):
+            last = tables.history(spark, conf, name).orderBy(F.col("version").desc()).first()
+            rows.append((name, last["version"], str(last["timestamp"]), last["operation"],
+                         last["userMetadata"], tables.location(conf, name)))
+    lines.append(_frame(pd.DataFrame(
+        rows, columns=["table", "version", "timestamp", "operation", "userMetadata", "path"]
+    )))
+    return "\n".join(lines)
+
+
+def show_text(
+    spark: SparkSession,
+    conf: Mapping[str, Any],
+    name: str,
+    run_id: str | None,
+    version: int | None,
+    limit: int,
+) -> str:
+    """Rows of one table, optionally one run's and/or at an older Delta version."""
+    from pyspark.sql import functions as F
+
+    if name not in (*_INPUTS, *tables.OUTPUTS):
+        known = ", ".join((*_INPUTS, *tables.OUTPUTS))
+        raise ConfigError(f"unknown table '{name}'; tables: {known}")
+    df = tables.read(spark, conf, name, version=version)
+    if run_id:
+        if "run_id" not in df.columns:
+            raise ConfigError(f"table '{name}' has no run_id column")
+        df = df.where(F.col("run_id") == tables.check_run_id(run_id))
+    drop = [c for c in ("cum_error", "record") if c in df.columns]
+    total = df.count()
+    shown = df.drop(*drop).limit(limit).toPandas()
+    where = f"version {version}" if version is not None else "latest version"
+    return f"{name} ({where}): {total} rows, first {len(shown)}:\n{_frame(shown)}"
+
+
+def summary_text(spark: SparkSession, conf: Mapping[str, Any], run_id: str | None) -> str:
+    """The demo's summary of one run (default: the latest succeeded plan run)."""
+    if run_id is None:
+        plans = tables.read(spark, conf, "plans")
+        run_id = tables.latest_run(spark, conf, plans, "plan")
+    tables.check_run_id(run_id)
+    sections = [
+        f"run {run_id}",
+        _jobs(spark, conf, run_id),
+        _counts(spark, conf, run_id),
+        _accuracy(spark, conf, run_id),
+        _plan_overview(spark, conf, run_id),
+        _top_orders(spark, conf, run_id),
+    ]
+    return "\n\n".join(s for s in sections if s)
+
+
+def _jobs(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """The run's jobs from the runs table."""
+    from pyspark.sql import functions as F
+
+    jobs = tables.read(spark, conf, "runs").where(F.col("run_id") == run_id)
+    if jobs.limit(1).count() == 0:
+        raise RunNotFoundError(f"run '{run_id}' is not in the runs table")
+    seconds = F.col("finished_at").cast("long") - F.col("started_at").cast("long")
+    frame = jobs.orderBy("started_at").select(
+        "job", "status", "as_of_date", seconds.alias("seconds"), "rows_in", "rows_out",
+        "rows_quarantined", "series_count", "failed_series", "message",
+    ).toPandas()
+    return "jobs:\n" + _frame(frame)
+
+
+def _counts(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """Row counts and paths of every table (inputs: all rows; outputs: this run's)."""
+    from pyspark.sql import functions as F
+
+    rows = []
+    for name in (*_INPUTS, *_RUN_TABLES):
+        if not tables.exists(spark, conf, name):
+            continue
+        df = tables.read(spark, conf, name)
+        if name not in _INPUTS:
+            df = df.where(F.col("run_id") == run_id)
+        rows.append((name, df.count(), tables.location(conf, name)))
+    return "tables (inputs: all rows; outputs: this run's rows):\n" + _frame(
+        pd.DataFrame(rows, columns=["table", "rows", "path"])
+    )
+
+
+def _accuracy(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """Backtest accuracy: overall per model and for the per-series selection."""
+    from pyspark.sql import functions as F
+
+    if not tables.exists(spark, conf, "backtest_metrics"):
+        return ""
+    agg = tables.read(spark, conf, "backtest_metrics").where(
+        (F.col("run_id") == run_id) & F.col("scope").isin("overall", "demand_class")
+    )
+    levels = [c.split("_")[1] for c in agg.columns if c.startswith("coverage_")]
+    cols = ["scope", "demand_class", "model", "n_series", "mase", "wape", "bias_pct",
+            *[f"coverage_{lv}" for lv in levels]]
+    frame = agg.select(*cols).orderBy("scope", "demand_class", "mase").toPandas()
+    if frame.empty:
+        return ""
+    return (
+        "backtest accuracy (mean series MASE, pooled WAPE and bias; 'selected' = each "
+        "series' chosen model, scored on the windows it was chosen on):\n" + _frame(frame)
+    )
+
+
+def _plan_overview(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """Plan status counts, orders, alerts and values."""
+    from pyspark.sql import functions as F
+
+    if not tables.exists(spark, conf, "plans"):
+        return ""
+    plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
+    frame = plan.groupBy("status").agg(
+        F.count(F.lit(1)).alias("series"),
+        F.sum((F.col("order_qty") > 0).cast("int")).alias("orders"),
+        F.round(F.sum("order_value"), 2).alias("order_value"),
+        F.sum(F.col("stockout_risk").cast("int")).alias("stockout_risk"),
+        F.sum(F.col("overstock").cast("int")).alias("overstock"),
+        F.round(F.sum("excess_qty"), 1).alias("excess_qty"),
+    ).orderBy(F.col("series").desc()).toPandas()
+    return "plan by status:\n" + _frame(frame)
+
+
+def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """The ten largest recommended orders by value."""
+    from pyspark.sql import functions as F
+
+    if not tables.exists(spark, conf, "plans"):
+        return ""
+    plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
+    top = plan.where(F.col("order_qty") > 0).orderBy(F.col("order_value").desc()).limit(10)
+    frame = top.select(
+        "sku_id", "location_id", "model", "abc_class", "order_qty", "order_value",
+        "inventory_position", "reorder_point", "order_up_to", "safety_stock", "sigma_method",
+        "days_of_cover", "stockout_risk",
+    ).toPandas()
+    return "ten largest recommended orders (by value):\n" + _frame(frame.round(2))
+
+
+def _frame(frame: pd.DataFrame) -> str:
+    """A pandas frame as aligned text."""
+    if frame.empty:
+        return "  (none)"
+    with pd.option_context("display.width", _WIDTH, "display.max_columns", 50,
+                           "display.max_colwidth", 60):
+        return frame.to_string(index=False)

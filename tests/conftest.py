@@ -1,0 +1,56 @@
+"""One session-scoped local Spark with Delta for the whole suite; tiny data, temp warehouses."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from restock.config import load_conf
+
+TEST_SPARK = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.driver.memory": "2g",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the Spark session carry the `spark` marker (`make test-fast` skips them)."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()) or "wconf" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session")
+def base_conf(tmp_path_factory) -> dict:
+    """The project's local conf with a test master and a temp warehouse."""
+    conf = load_conf("local", environ={})
+    conf["master"] = "local[2]"
+    conf["spark"].update(TEST_SPARK)
+    conf["warehouse"] = str(tmp_path_factory.mktemp("warehouse"))
+    return conf
+
+
+@pytest.fixture(scope="session")
+def spark(base_conf):
+    """The single SparkSession of the test run."""
+    from restock.session import build_spark
+
+    session = build_spark(base_conf)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def wconf(base_conf, spark, tmp_path: Path) -> dict:
+    """A conf whose warehouse is a fresh temp folder, for tests that write tables."""
+    conf = copy.deepcopy(base_conf)
+    conf["warehouse"] = str(tmp_path / "warehouse")
+    return conf
