@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 
 from restock.backtest import BacktestSettings, backtest, backtest_bucket, selection_table
 from restock.config import load_conf
+
+from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 
 
 @pytest.fixture(scope="module")

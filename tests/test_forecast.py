@@ -8,11 +8,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 
 from restock.config import load_conf
 from restock.forecast import ForecastSettings, forecast, forecast_bucket
 from restock.panel import build_panel, epoch_day
+
+from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 
 
 @pytest.fixture(scope="module")

@@ -273,15 +273,16 @@ def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...
     ]
     aggs = [F.avg(c).alias(c) for c in averaged] + [F.sum(c).alias(c) for c in ("n", *SUM_NAMES)]
     aggs.append(F.count(F.lit(1)).alias("n_series"))
+    demand = F.when(F.col("sum_actual") > 0, F.col("sum_actual"))
     parts = [detail]
     for scope, key in (("demand_class", "demand_class"), ("abc_class", "abc_class"),
                        ("overall", None)):
         grouped = pool.groupBy("model", *([key] if key else [])).agg(*aggs)
         grouped = (
             grouped.withColumn("scope", F.lit(scope))
-            .withColumn("wape", F.col("sum_abs_error") / F.nullif(F.col("sum_actual"), F.lit(0)))
+            .withColumn("wape", F.col("sum_abs_error") / demand)
             .withColumn("bias", F.col("sum_error") / F.col("n"))
-            .withColumn("bias_pct", F.col("sum_error") / F.nullif(F.col("sum_actual"), F.lit(0)))
+            .withColumn("bias_pct", F.col("sum_error") / demand)
         )
         parts.append(grouped)
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)

@@ -105,7 +105,9 @@ def _stats(
     return (
         agg.withColumn("history_days", history)
         .withColumn("zero_share", 1 - F.col("nonzero_days") / F.col("history_days"))
-        .withColumn("adi", F.col("history_days") / F.nullif(F.col("nonzero_days"), F.lit(0)))
+        .withColumn(
+            "adi", F.when(F.col("nonzero_days") > 0, F.col("history_days") / F.col("nonzero_days"))
+        )
         .withColumn("cv2", F.col("size_var") / (F.col("size_mean") ** 2))
         .withColumn("mean_daily_demand", F.col("total_quantity") / F.col("history_days"))
         .withColumn(
@@ -158,7 +160,7 @@ def _abc(stats: DataFrame, s: ProfileSettings) -> DataFrame:
     running = F.sum("sales_value").over(
         Window.partitionBy("band").orderBy(*order).rowsBetween(Window.unboundedPreceding, 0)
     )
-    cumulative = F.array(*[F.lit(x) for x in starts]).getItem(F.col("band")) + running
+    cumulative = F.array(*[F.lit(x) for x in starts])[F.col("band")] + running
     share = F.col("value_share_cum")
     before = share - F.col("sales_value") / F.lit(grand or 1.0)
     return banded.withColumn("value_share_cum", cumulative / F.lit(grand or 1.0)).withColumn(

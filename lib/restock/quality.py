@@ -120,7 +120,7 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
         "sku_id",
         "location_id",
         F.col("date").cast("date").alias("date"),
-        F.to_json(F.struct(*original), {"allowNonNumericNumbers": "true"}).alias("record"),
+        F.to_json(F.struct(*original), {"ignoreNullFields": "false"}).alias("record"),
     )
 
 
