@@ -1,0 +1,146 @@
+"""End to end on real Delta tables: every table, reruns, time travel, failing series, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from restock import tables
+from restock.cli import main
+from restock.policy import PLAN_SCHEMA
+
+# Small and fast: 2 backtest windows of 14 days, a 14-day horizon.
+FAST = [
+    "--set", "spark.spark.sql.shuffle.partitions=2",
+    "--set", "backtest.windows=2",
+    "--set", "backtest.horizon_days=14",
+    "--set", "forecast.horizon_days=14",
+    "--set", "forecast.interval_windows=2",
+]
+
+
+def restock(warehouse: str, *args: str) -> int:
+    """Run the CLI in-process against a warehouse."""
+    return main([*args, "--warehouse", warehouse, *FAST])
+
+
+@pytest.fixture(scope="module")
+def warehouse(spark, tmp_path_factory) -> str:
+    """Generated data and one full run `t1` (with backtest), shared by this module's tests."""
+    path = str(tmp_path_factory.mktemp("pipeline"))
+    assert restock(path, "generate", "--series", "16", "--days", "160", "--bad-rows", "0.01") == 0
+    assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
+    return path
+
+
+def _conf(base_conf: dict, warehouse: str) -> dict:
+    return {**base_conf, "warehouse": warehouse}
+
+
+def _run_rows(spark, conf, name: str, run_id: str) -> pd.DataFrame:
+    return tables.read(spark, conf, name).where(f"run_id = '{run_id}'").toPandas()
+
+
+def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
+    conf = _conf(base_conf, warehouse)
+    for name in tables.OUTPUTS:
+        assert tables.exists(spark, conf, name), name
+    jobs = _run_rows(spark, conf, "runs", "t1").set_index("job")
+    assert set(jobs.index) == {"ingest", "profile", "backtest", "forecast", "plan"}
+    assert set(jobs["status"]) == {"succeeded"}
+    sales_rows = tables.read(spark, conf, "sales").count()
+    ingest = jobs.loc["ingest"]
+    assert ingest["rows_in"] == sales_rows == ingest["rows_out"] + ingest["rows_quarantined"]
+    assert ingest["rows_quarantined"] > 0  # --bad-rows 0.01
+    assert len(_run_rows(spark, conf, "quarantine", "t1")) == ingest["rows_quarantined"]
+
+    forecasts = _run_rows(spark, conf, "forecasts", "t1")
+    wanted = {"sku_id", "location_id", "model", "date", "yhat", "lo_80", "hi_80", "lo_95",
+              "hi_95", "run_id", "as_of_date", "status", "interval_method"}
+    assert wanted <= set(forecasts.columns)
+    ok = forecasts[forecasts["status"] != "failed"]
+    assert ok.groupby(["sku_id", "location_id", "model"]).size().eq(14).all()
+    assert (ok["yhat"] >= 0).all() and (ok["lo_95"] <= ok["hi_95"]).all()
+
+    plans = _run_rows(spark, conf, "plans", "t1")
+    plan_columns = [f.split()[0] for f in PLAN_SCHEMA.split(", ")]
+    assert set(plan_columns) <= set(plans.columns)
+    assert len(plans) == 16  # every series of item_params
+    assert (plans["order_qty"] >= 0).all()
+    selection = _run_rows(spark, conf, "model_selection", "t1")
+    assert len(selection) > 0 and selection["score"].notna().any()
+    metrics = _run_rows(spark, conf, "backtest_metrics", "t1")
+    assert {"window", "series", "demand_class", "abc_class", "overall"} <= set(metrics["scope"])
+    history = tables.history(spark, conf, "forecasts").toPandas()
+    assert "t1" in set(history["userMetadata"])
+
+
+def test_rerun_with_the_same_run_id_replaces_rather_than_duplicates(spark, base_conf, warehouse):
+    conf = _conf(base_conf, warehouse)
+    before = {n: len(_run_rows(spark, conf, n, "t1")) for n in ("forecasts", "plans", "runs")}
+    version = tables.latest_version(spark, conf, "forecasts")
+    assert restock(warehouse, "run", "--run-id", "t1", "--no-backtest") == 0
+    after = {n: len(_run_rows(spark, conf, n, "t1")) for n in ("forecasts", "plans", "runs")}
+    assert after == before
+    assert tables.latest_version(spark, conf, "forecasts") == version + 1
+    keys = ["sku_id", "location_id", "model", "step"]
+    assert not _run_rows(spark, conf, "forecasts", "t1").duplicated(keys).any()
+
+
+def test_as_of_version_reads_the_older_table(spark, base_conf, warehouse):
+    conf = _conf(base_conf, warehouse)
+    version = tables.latest_version(spark, conf, "forecasts")
+    older = tables.read(spark, conf, "forecasts", version=version).count()
+    assert restock(warehouse, "forecast", "--run-id", "t2", "--models", "HistoricAverage") == 0
+    assert tables.read(spark, conf, "forecasts").count() > older
+    assert tables.read(spark, conf, "forecasts", version=version).count() == older
+    # a plan from the old version cannot see run t2: it plans from the latest run there, t1
+    assert restock(warehouse, "plan", "--run-id", "p-old", "--as-of-version", str(version)) == 0
+    plan = _run_rows(spark, conf, "plans", "p-old")
+    assert set(plan["forecast_run_id"]) == {"t1"}
+    assert restock(warehouse, "plan", "--run-id", "p-new") == 0
+    assert set(_run_rows(spark, conf, "plans", "p-new")["forecast_run_id"]) == {"t2"}
+
+
+def _tiny_inputs(spark, conf) -> None:
+    """Three series; T has 5 days of history (AutoETS refuses it)."""
+    as_of = dt.date(2026, 6, 30)
+    rows = [("A", "L", as_of - dt.timedelta(days=i), float(5 + i % 3)) for i in range(120)]
+    rows += [("B", "L", as_of - dt.timedelta(days=i), float(2 + i % 5)) for i in range(120)]
+    rows += [("T", "L", as_of - dt.timedelta(days=i), q) for i, q in enumerate([3.0, 5.0, 4.0, 6.0, 2.0])]
+    schema = "sku_id string, location_id string, date date, quantity double"
+    tables.write_input(spark.createDataFrame(rows, schema), conf, "sales", "test")
+
+
+def test_a_failing_series_does_not_stop_the_run(spark, base_conf, tmp_path):
+    conf = _conf(base_conf, str(tmp_path))
+    _tiny_inputs(spark, conf)
+    strict = ["--models", "AutoETS", "--set", "forecast.fallback_models=[]"]
+    assert restock(str(tmp_path), "forecast", "--run-id", "f1", *strict,
+                   "--set", "forecast.max_failed_share=0.5") == 0
+    rows = _run_rows(spark, conf, "forecasts", "f1")
+    failed = rows[rows["status"] == "failed"]
+    assert list(failed["sku_id"]) == ["T"] and "tiny datasets" in failed["error"].iloc[0]
+    assert set(rows.loc[rows["sku_id"] != "T", "status"]) == {"ok"}
+    version = tables.latest_version(spark, conf, "forecasts")
+    # above the allowed failed share the job fails, names the series, writes nothing
+    assert restock(str(tmp_path), "forecast", "--run-id", "f2", *strict,
+                   "--set", "forecast.max_failed_share=0.1") == 1
+    assert tables.latest_version(spark, conf, "forecasts") == version
+    jobs = _run_rows(spark, conf, "runs", "f2").set_index("job")
+    assert jobs.loc["forecast", "status"] == "failed"
+    assert "T/L (AutoETS" in jobs.loc["forecast", "message"]
+
+
+def test_missing_table_and_bad_flags_give_one_line_errors(spark, tmp_path, capsys):
+    assert restock(str(tmp_path / "empty"), "forecast") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "table 'sales' not found" in err[0]
+    assert main(["forecast", "--no-such-flag"]) == 2
+    assert "No such option '--no-such-flag'" in capsys.readouterr().err
+    assert restock(str(tmp_path), "show", "nonsense") == 1
+    assert "unknown table 'nonsense'" in capsys.readouterr().err
+    assert restock(str(tmp_path), "plan", "--run-id", "bad id") == 1
+    assert "bad run id" in capsys.readouterr().err

@@ -1,0 +1,192 @@
+"""`build_plan` on tiny inline tables: the Spark path equals `plan_batch` on the same rows.
+
+Series (as_of_date 2024-01-07, horizon 6 days, levels 80/95):
+- S1: two models; AutoETS (sorted first) yhat 10/day, hi_95 = 10 + 2·1.959964 -> σ_d 2;
+  residuals for both models; inventory dated 01-01, 01-05 and 01-10 (after the plan date).
+- S2: forecast, no item params. S3: no inventory. S4: failed forecast. S5: end of life.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from restock.plan import build_plan
+from restock.policy import PLAN_FIELDS, PLAN_INPUT_FIELDS, PolicySettings, plan_batch
+
+AS_OF = "2024-01-07"
+Z95_WIDE = 1.959963985  # Φ⁻¹(0.975): the 95% interval's upper quantile
+FORECAST_DDL = (
+    "sku_id string, location_id string, model string, step int, date date, yhat double, "
+    "lo_80 double, hi_80 double, lo_95 double, hi_95 double, interval_method string, "
+    "status string, error string"
+)
+PARAMS_DDL = (
+    "sku_id string, location_id string, lead_time_days double, lead_time_std_days double, "
+    "review_period_days int, unit_cost double, order_cost double, holding_rate double, "
+    "shortage_cost double, moq double, pack_size double, service_level double, lifecycle string"
+)
+INVENTORY_DDL = (
+    "sku_id string, location_id string, as_of_date date, on_hand double, on_order double, "
+    "backorders double"
+)
+PROFILE_DDL = (
+    "sku_id string, location_id string, demand_class string, abc_class string, "
+    "lifecycle string, zero_share double"
+)
+RESIDUALS_DDL = (
+    "sku_id string, location_id string, model string, cutoff date, cum_error array<double>"
+)
+# cumulative errors of daily errors (1, 0, 2, −1, 3, 0) and (0, 2, 2, 0, −2, 4)
+S1_WINDOWS = [[1.0, 1.0, 3.0, 2.0, 5.0, 5.0], [0.0, 2.0, 4.0, 4.0, 2.0, 6.0]]
+
+
+def _day(n: int) -> dt.date:
+    return dt.date(2024, 1, n)
+
+
+def _forecast(sku: str, model: str, daily: float, sigma: float) -> list[tuple]:
+    hi = daily + sigma * Z95_WIDE
+    return [
+        (sku, "L1", model, k, _day(7 + k), daily, daily - 1, daily + 1, daily - sigma, hi,
+         "native", "ok", None)
+        for k in range(1, 7)
+    ]
+
+
+def _tables(spark):
+    forecasts = (
+        _forecast("S1", "SeasonalNaive", 50.0, 9.0) + _forecast("S1", "AutoETS", 10.0, 2.0)
+        + _forecast("S2", "AutoETS", 5.0, 1.0) + _forecast("S3", "AutoETS", 4.0, 1.0)
+        + [("S4", "L1", "AutoETS", *[None] * 8, "failed", "boom")]
+        + _forecast("S5", "AutoETS", 2.0, 1.0)
+    )
+    params = [
+        ("S1", "L1", 2.0, 0.0, 1, 2.0, 10.0, 0.25, 4.0, 0.0, 12.0, 0.7, "active"),
+        ("S3", "L1", 3.0, 0.0, 1, 1.0, 10.0, 0.25, 4.0, 25.0, 0.0, None, "active"),
+        ("S4", "L1", 3.0, 0.0, 1, 1.0, 10.0, 0.25, 4.0, 0.0, 0.0, None, "active"),
+        ("S5", "L1", 3.0, 0.0, 1, 1.0, 10.0, 0.25, 4.0, 0.0, 0.0, None, "end_of_life"),
+    ]
+    inventory = [
+        ("S1", "L1", _day(1), 100.0, 0.0, 0.0),
+        ("S1", "L1", _day(5), 5.0, 3.0, 1.0),
+        ("S1", "L1", _day(10), 999.0, 0.0, 0.0),
+        ("S2", "L1", _day(7), 8.0, 0.0, 0.0),
+        ("S4", "L1", _day(2), 6.0, 0.0, 0.0),
+        ("S5", "L1", _day(3), 40.0, 0.0, 0.0),
+    ]
+    profile = [("S1", "L1", "smooth", "B", "active", 0.0), ("S3", "L1", "smooth", "A", "new", 0.1)]
+    residuals = [
+        ("S1", "L1", "AutoETS", _day(1), S1_WINDOWS[0]),
+        ("S1", "L1", "AutoETS", _day(2), S1_WINDOWS[1]),
+        ("S1", "L1", "SeasonalNaive", _day(1), [100.0, 200.0, 300.0, 400.0, 500.0, 600.0]),
+    ]
+    frames = zip(
+        (forecasts, params, inventory, profile, residuals),
+        (FORECAST_DDL, PARAMS_DDL, INVENTORY_DDL, PROFILE_DDL, RESIDUALS_DDL),
+        strict=True,
+    )
+    return [spark.createDataFrame(rows, ddl).repartition(3) for rows, ddl in frames]
+
+
+def _expected_input() -> pd.DataFrame:
+    """The rows build_plan should hand to plan_batch, assembled by hand."""
+    none = dict.fromkeys(name for name, _ in PLAN_INPUT_FIELDS)
+    base = dict(none, location_id="L1", model="AutoETS", lifecycle="active", lead_time_std_days=0.0,
+                review_period_days=1, order_cost=10.0, holding_rate=0.25, shortage_cost=4.0,
+                has_params=True, has_inventory=True)
+    p3 = dict(lead_time_days=3.0, unit_cost=1.0, moq=0.0, pack_size=0.0)
+    rows = [
+        dict(base, sku_id="S1", demand_class="smooth", abc_class="B", yhat=[10.0] * 6,
+             sigma_daily=2.0, cum_errors=S1_WINDOWS, lead_time_days=2.0, unit_cost=2.0, moq=0.0,
+             pack_size=12.0, service_level=0.7, on_hand=5.0, on_order=3.0, backorders=1.0),
+        dict(none, sku_id="S2", location_id="L1", model="AutoETS", lifecycle="active",
+             yhat=[5.0] * 6, sigma_daily=1.0, on_hand=8.0, on_order=0.0, backorders=0.0,
+             has_params=False, has_inventory=True),
+        dict(base, **{**p3, "moq": 25.0}, sku_id="S3", demand_class="smooth", abc_class="A",
+             lifecycle="new", yhat=[4.0] * 6, sigma_daily=1.0, has_inventory=False),
+        dict(base, **p3, sku_id="S4", on_hand=6.0, on_order=0.0, backorders=0.0),
+        dict(base, **p3, sku_id="S5", lifecycle="end_of_life", yhat=[2.0] * 6, sigma_daily=1.0,
+             on_hand=40.0, on_order=0.0, backorders=0.0),
+    ]
+    return pd.DataFrame(rows, columns=[name for name, _ in PLAN_INPUT_FIELDS])
+
+
+@pytest.fixture(scope="module")
+def settings(base_conf) -> PolicySettings:
+    built = PolicySettings.from_conf(base_conf["policy"], levels=base_conf["forecast"]["levels"])
+    return dataclasses.replace(built, empirical_min_samples=5)
+
+
+@pytest.fixture(scope="module")
+def planned(spark, settings):
+    """The Spark plan (collected, sorted) and the number of non-empty partitions it ran in."""
+    from pyspark.sql import functions as F
+
+    result = build_plan(*_tables(spark), as_of_date=AS_OF, settings=settings)
+    rows = result.withColumn("partition", F.spark_partition_id()).toPandas()
+    plans = rows.drop(columns="partition").sort_values("sku_id").reset_index(drop=True)
+    return plans, rows["partition"].nunique()
+
+
+def _floats(column: pd.Series) -> list[float]:
+    """A numeric column as floats with NaN for nulls."""
+    return list(pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan))
+
+
+def _values(column: pd.Series) -> list:
+    """A column as a list with None for every null (NaN, NA), so both sides compare alike."""
+    return [None if pd.isna(v) else v for v in column.astype(object)]
+
+
+def test_spark_plan_equals_plan_batch_on_the_same_rows(planned, settings):
+    got, partitions = planned
+    assert partitions >= 2  # mapInPandas ran on several partitions
+    expected = plan_batch(_expected_input(), settings).sort_values("sku_id")
+    assert list(got.columns) == [name for name, _ in PLAN_FIELDS]
+    assert len(got) == 5
+    # σ_d from Spark's (hi − yhat)/z differs from the hand-written σ in the last bits
+    for name, kind in PLAN_FIELDS:
+        if kind == "double":  # nulls as NaN on both sides (toPandas turns null doubles to NaN)
+            want = pytest.approx(_floats(expected[name]), rel=1e-9, abs=1e-9, nan_ok=True)
+            assert _floats(got[name]) == want, name
+        else:
+            assert _values(got[name]) == _values(expected[name]), name
+
+def test_first_model_residuals_and_latest_inventory_by_hand(planned):
+    s1 = planned[0].set_index("sku_id").loc["S1"]
+    assert s1["model"] == "AutoETS"  # sorted before SeasonalNaive
+    assert s1["sigma_daily"] == pytest.approx(2.0)  # (hi_95 − yhat)/1.959964 = 3.919928/1.959964
+    # latest inventory dated ≤ 2024-01-07 is 01-05: 5 on hand + 3 on order − 1 backordered
+    assert (s1["on_hand"], s1["inventory_position"]) == (5.0, 7.0)
+    # Only AutoETS residuals, service level 0.7 (item), P = L + R = 3, L = 2:
+    # blocks of 3: 3,1,4,2 / 4,4,0,2 -> 70% quantile (position 4.9 of 0..7) = 3 + 0.9 = 3.9
+    # blocks of 2: 1,2,1,2,3 / 2,4,2,−2,2 -> 70% quantile (position 6.3 of 0..9) = 2
+    assert s1["sigma_method"] == "empirical"
+    assert s1["safety_stock"] == pytest.approx(3.9)
+    assert s1["reorder_point"] == pytest.approx(20 + 2)
+    assert s1["order_up_to"] == pytest.approx(30 + 3.9)
+    # order 33.9 − 7 = 26.9, packs of 12 -> 36, at unit cost 2 -> 72
+    assert s1["order_qty_raw"] == pytest.approx(26.9)
+    assert (s1["order_qty"], s1["order_value"]) == (36.0, 72.0)
+
+
+def test_statuses_for_missing_params_inventory_and_forecast(planned):
+    plans = planned[0].set_index("sku_id")
+    assert plans["status"].to_dict() == {
+        "S1": "ok", "S2": "no_item_params", "S3": "no_inventory", "S4": "no_forecast",
+        "S5": "end_of_life",
+    }
+    assert (plans["order_qty"] == [36.0, 0.0, 25.0, 0.0, 0.0]).all()
+    # S3: class A 0.98, σ_d 1, P = 3 + 1 = 4: SS = 2.053749·1·2 = 4.107498, S = 16 + SS;
+    # IP 0 (no inventory) -> raw 20.107498, MOQ 25 -> 25
+    assert plans.loc["S3", "order_qty_raw"] == pytest.approx(20.107498, abs=1e-6)
+    assert plans.loc["S3", "lifecycle"] == "new"
+    assert plans.loc["S2", "inventory_position"] == 8.0
+    assert pd.isna(plans.loc["S2", "total_cost_annual"])
+    assert plans.loc["S5", "excess_qty"] == 40.0
+    assert plans.loc["S4", "on_hand"] == 6.0
