@@ -6,14 +6,16 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from conftest import TEST_SPARK
 
 from restock import tables
 from restock.cli import main
 from restock.policy import PLAN_SCHEMA
 
-# Small and fast: 2 backtest windows of 14 days, a 14-day horizon.
+# The CLI reuses the suite's session: keep its test settings (getOrCreate would apply the
+# local conf's SQL settings to it). Small and fast: 2 backtest windows of 14 days, h = 14.
 FAST = [
-    "--set", "spark.spark.sql.shuffle.partitions=2",
+    *(arg for key, value in TEST_SPARK.items() for arg in ("--set", f"spark.{key}={value}")),
     "--set", "backtest.windows=2",
     "--set", "backtest.horizon_days=14",
     "--set", "forecast.horizon_days=14",
@@ -109,7 +111,8 @@ def _tiny_inputs(spark, conf) -> None:
     as_of = dt.date(2026, 6, 30)
     rows = [("A", "L", as_of - dt.timedelta(days=i), float(5 + i % 3)) for i in range(120)]
     rows += [("B", "L", as_of - dt.timedelta(days=i), float(2 + i % 5)) for i in range(120)]
-    rows += [("T", "L", as_of - dt.timedelta(days=i), q) for i, q in enumerate([3.0, 5.0, 4.0, 6.0, 2.0])]
+    tiny = [3.0, 5.0, 4.0, 6.0, 2.0]
+    rows += [("T", "L", as_of - dt.timedelta(days=i), q) for i, q in enumerate(tiny)]
     schema = "sku_id string, location_id string, date date, quantity double"
     tables.write_input(spark.createDataFrame(rows, schema), conf, "sales", "test")
 
