@@ -14,7 +14,6 @@ SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
 MASTER_URL ?= spark://127.0.0.1:7077
-RESTOCK    := $(BIN)/restock --env $(ENV)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
@@ -37,9 +36,9 @@ $(JARS_OK): $(INSTALLED)
 	$(PY) -m restock.session $(JARS_DIR)
 
 demo: install ## generate data, then run profile, backtest, forecast and plan; print a summary
-	$(RESTOCK) generate --series $(SERIES) --days $(DAYS) --seed $(SEED)
-	$(RESTOCK) run
-	$(RESTOCK) summary
+	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
+	$(BIN)/restock run --env $(ENV)
+	$(BIN)/restock summary --env $(ENV)
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
