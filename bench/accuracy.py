@@ -71,10 +71,11 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     spark = build_spark(conf)
     load_sales(args, spark, conf)
     run = pipeline.Run(spark, conf, "accuracy")
-    daily = pipeline.ingest(run)
+    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    daily = inputs.daily
     end = run.as_of_date
     run.as_of_date = end - dt.timedelta(days=args.horizon)
-    profiled = pipeline.profile_step(run, daily)
+    profiled = pipeline.profile_step(run, inputs)
     routed = pipeline.routes_for(run, profiled, "routed")
     settings = BacktestSettings.from_conf(conf)
     history = daily.select(*KEYS, F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity")

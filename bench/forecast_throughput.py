@@ -57,10 +57,11 @@ def spark_worker(series: int, days: int, seed: int, work: Path, export: bool) ->
     for name, df in generate(spark, series, days, seed, END_DATE).items():
         tables.write_input(df, conf, name, "bench")
     run = pipeline.Run(spark, conf, f"bench-{series}")
-    daily = pipeline.ingest(run)
-    profiled = pipeline.profile_step(run, daily)
+    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    daily = inputs.daily
+    profiled = pipeline.profile_step(run, inputs)
     started = time.perf_counter()
-    pipeline.forecast_step(run, daily, profiled, "routed")
+    pipeline.forecast_step(run, inputs, profiled, "routed")
     seconds = time.perf_counter() - started
     routes = pipeline.routes_for(run, profiled, "routed")
     mix = dict(routes.groupBy("model").count().collect())

@@ -16,9 +16,9 @@ from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 
 @pytest.fixture(scope="module")
 def settings() -> BacktestSettings:
-    # windows end at day n (last), n − 7, n − 14; horizon 14
+    # windows end at day n (last), n − 7, n − 14; horizon 14; no benchmark models
     base = BacktestSettings.from_conf(load_conf("local", environ={}))
-    return dataclasses.replace(base, windows=3, step_days=7, horizon_days=14)
+    return dataclasses.replace(base, windows=3, step_days=7, horizon_days=14, benchmarks=())
 
 
 def _forecasts(windows: pd.DataFrame, actual: np.ndarray) -> dict:
@@ -76,6 +76,21 @@ def test_selection_picks_the_model_the_series_favours(settings):
     flagged = out[(out["scope"] == "window") & out["selected"]]
     assert set(zip(flagged["sku_id"], flagged["model"], strict=True)) == set(chosen.items())
     assert flagged.groupby("sku_id").size().eq(3).all()
+
+
+def test_a_benchmark_is_scored_but_never_selected(settings):
+    # SeasonalNaive is by far the best on a weekly cycle, but as a benchmark it only reports
+    series = {("seasonal", "L"): weekly(210) + poisson(1, 210, 7)}
+    out = backtest_bucket(
+        history(series), routes(dict.fromkeys(series, ["HistoricAverage", "SeasonalNaive"])),
+        settings=dataclasses.replace(settings, benchmarks=("SeasonalNaive",)),
+        as_of_date=AS_OF,
+    )
+    ranked = out[out["scope"] == "series"].set_index("model")
+    assert ranked.loc["SeasonalNaive", "mase"] < ranked.loc["HistoricAverage", "mase"]
+    assert pd.isna(ranked.loc["SeasonalNaive", "rank"])
+    assert not ranked.loc["SeasonalNaive", "selected"]
+    assert ranked.loc["HistoricAverage", "selected"]
 
 
 def test_ties_go_to_the_cheaper_model(settings):

@@ -10,7 +10,7 @@ from conftest import TEST_SPARK
 
 from restock import tables
 from restock.cli import main
-from restock.policy import PLAN_SCHEMA
+from restock.planner import PLAN_SCHEMA
 
 # The CLI reuses the suite's session: keep its test settings (getOrCreate would apply the
 # local conf's SQL settings to it). Small and fast: 2 backtest windows of 14 days, h = 14.
@@ -52,11 +52,13 @@ def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     jobs = _run_rows(spark, conf, "runs", "t1").set_index("job")
     assert set(jobs.index) == {"ingest", "profile", "backtest", "forecast", "plan"}
     assert set(jobs["status"]) == {"succeeded"}
-    sales_rows = tables.read(spark, conf, "sales").count()
+    input_rows = sum(tables.read(spark, conf, n).count() for n in tables.INPUTS)
     ingest = jobs.loc["ingest"]
-    assert ingest["rows_in"] == sales_rows == ingest["rows_out"] + ingest["rows_quarantined"]
+    assert ingest["rows_in"] == input_rows == ingest["rows_out"] + ingest["rows_quarantined"]
     assert ingest["rows_quarantined"] > 0  # --bad-rows 0.01
-    assert len(_run_rows(spark, conf, "quarantine", "t1")) == ingest["rows_quarantined"]
+    quarantine = _run_rows(spark, conf, "quarantine", "t1")
+    assert len(quarantine) == ingest["rows_quarantined"]
+    assert set(quarantine["source_table"]) == {"sales"}
 
     forecasts = _run_rows(spark, conf, "forecasts", "t1")
     wanted = {"sku_id", "location_id", "model", "date", "yhat", "lo_80", "hi_80", "lo_95",
@@ -142,7 +144,10 @@ def test_missing_table_and_bad_flags_give_one_line_errors(spark, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "table 'sales' not found" in err[0]
     assert main(["forecast", "--no-such-flag"]) == 2
-    assert "No such option '--no-such-flag'" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No such option '--no-such-flag'" in err[0]
+    assert main(["generate", "--series", "0"]) == 2
+    assert "--series" in capsys.readouterr().err
     assert restock(str(tmp_path), "show", "nonsense") == 1
     assert "unknown table 'nonsense'" in capsys.readouterr().err
     assert restock(str(tmp_path), "plan", "--run-id", "bad id") == 1

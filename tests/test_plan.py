@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from restock.plan import build_plan
-from restock.policy import PLAN_FIELDS, PLAN_INPUT_FIELDS, PolicySettings, plan_batch
+from restock.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
+from restock.policy import PolicySettings
 
 AS_OF = "2024-01-07"
 Z95_WIDE = 1.959963985  # Φ⁻¹(0.975): the 95% interval's upper quantile

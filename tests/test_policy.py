@@ -15,9 +15,8 @@ import pytest
 
 from restock.config import load_conf
 from restock.errors import ConfigError
+from restock.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
 from restock.policy import (
-    PLAN_FIELDS,
-    PLAN_INPUT_FIELDS,
     PolicySettings,
     demand_over,
     empirical_safety_stock,
@@ -27,7 +26,6 @@ from restock.policy import (
     fill_rate,
     loss_function_g,
     newsvendor_quantity,
-    plan_batch,
     round_order,
     safety_stock_normal,
     total_cost,

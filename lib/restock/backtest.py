@@ -35,6 +35,7 @@ class BacktestSettings:
     horizon_days: int
     metric: str
     candidates: tuple[tuple[str, tuple[str, ...]], ...]
+    benchmarks: tuple[str, ...]
     season_length: int
     levels: tuple[int, ...]
     interval_windows: int
@@ -62,6 +63,7 @@ class BacktestSettings:
             horizon_days=int(bt["horizon_days"]),
             metric=metric,
             candidates=tuple(candidates),
+            benchmarks=tuple(check_models(bt.get("benchmarks") or [], "backtest.benchmarks")),
             season_length=int(fc["season_length"]),
             levels=tuple(sorted(int(v) for v in fc["levels"])),
             interval_windows=int(fc["interval_windows"]),
@@ -175,7 +177,7 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
 
     MAE, bias and WAPE pool the sums; MSE, MASE, R², coverage and pinball average the
     windows. Ranking: the selection metric (missing last), then MAE, then the cheaper
-    model; a model that failed in any window is not ranked.
+    model; benchmarks and models that failed in any window are not ranked.
     """
     keys = ["sku_id", "location_id", "model"]
     averaged = [
@@ -201,7 +203,7 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
     order = out.assign(score=score).sort_values(
         ["sku_id", "location_id", "score", "mae", "cost", "model"], na_position="last"
     )
-    order = order[~order["failed"]]
+    order = order[~order["failed"] & ~order["model"].isin(s.benchmarks)]
     out["rank"] = order.groupby(["sku_id", "location_id"]).cumcount().add(1).reindex(out.index)
     out["rank"] = out["rank"].astype("Int32")
     out["selected"] = (out["rank"] == 1).fillna(False).astype(bool)
@@ -209,11 +211,14 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
 
 
 def candidates_of(profile: DataFrame, settings: BacktestSettings) -> DataFrame:
-    """Candidate models per profiled series, from its demand class (conf), for every series
-    that is not end of life and has enough history for all windows."""
+    """Models to backtest per profiled series: its demand class's candidates (conf) and the
+    benchmarks, for every series that is not end of life and has enough history."""
     from pyspark.sql import functions as F
 
-    pairs = [(cls, model) for cls, models in settings.candidates for model in models]
+    pairs = sorted({
+        (cls, model) for cls, models in settings.candidates
+        for model in (*models, *settings.benchmarks)
+    })
     table = profile.sparkSession.createDataFrame(pairs, "demand_class string, model string")
     eligible = profile.where(
         (F.col("lifecycle") != "end_of_life")

@@ -120,7 +120,7 @@ def profile_cmd(run_id, as_of_date, **options) -> None:
     from restock import pipeline
 
     run = _context(options).run(run_id, as_of_date)
-    pipeline.profile_step(run, pipeline.ingest(run))
+    pipeline.profile_step(run, pipeline.ingest(run, ("sales",), ("item_params",)))
     click.echo(f"run {run.run_id}: series_profile written (as of {run.as_of_date})")
 
 
@@ -132,8 +132,8 @@ def backtest_cmd(run_id, as_of_date, **options) -> None:
     from restock import pipeline
 
     run = _context(options).run(run_id, as_of_date)
-    daily = pipeline.ingest(run)
-    pipeline.backtest_step(run, daily, pipeline.profile_step(run, daily))
+    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    pipeline.backtest_step(run, inputs, pipeline.profile_step(run, inputs))
     click.echo(f"run {run.run_id}: backtest written (as of {run.as_of_date})")
 
 
@@ -151,9 +151,9 @@ def forecast_cmd(run_id, as_of_date, models, **options) -> None:
 
     ctx = _context(options)
     run = ctx.run(run_id, as_of_date)
-    daily = pipeline.ingest(run)
-    profiled = pipeline.profile_step(run, daily)
-    pipeline.forecast_step(run, daily, profiled, _models(models, ctx.conf))
+    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    profiled = pipeline.profile_step(run, inputs)
+    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
     click.echo(f"run {run.run_id}: forecasts written (as of {run.as_of_date})")
 
 
@@ -168,7 +168,7 @@ def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
     from restock import pipeline
 
     run = _context(options).run(run_id, None)
-    pipeline.plan_step(run, forecast_run_id, as_of_version)
+    pipeline.plan_step(run, None, forecast_run_id, as_of_version)
     click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
 
 
@@ -184,12 +184,12 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
 
     ctx = _context(options)
     run = ctx.run(run_id, as_of_date)
-    daily = pipeline.ingest(run)
-    profiled = pipeline.profile_step(run, daily)
+    inputs = pipeline.ingest(run, ("sales", "item_params", "inventory"))
+    profiled = pipeline.profile_step(run, inputs)
     if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
-        pipeline.backtest_step(run, daily, profiled)
-    pipeline.forecast_step(run, daily, profiled, _models(models, ctx.conf))
-    pipeline.plan_step(run)
+        pipeline.backtest_step(run, inputs, profiled)
+    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
+    pipeline.plan_step(run, inputs)
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
@@ -243,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="restock", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "restock"
+        click.echo(f"restock: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"restock: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("aborted", err=True)

@@ -50,59 +50,103 @@ class Run:
         return configured or 8 * self.spark.sparkContext.defaultParallelism
 
 
-def ingest(run: Run) -> DataFrame:
-    """Validate sales, quarantine rejected rows, return the daily sales (persisted).
+@dataclass
+class Inputs:
+    """Validated inputs of a run (accepted rows only, persisted); None when not read."""
 
-    Sets run.as_of_date to the newest sales date when the caller gave none.
+    daily: DataFrame | None = None
+    item_params: DataFrame | None = None
+    inventory: DataFrame | None = None
+
+
+_TAGGERS = {
+    "item_params": quality.tag_item_params,
+    "inventory": quality.tag_inventory,
+}
+
+
+def ingest(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Inputs:
+    """Validate input tables, quarantine their rejected rows, return the accepted rows.
+
+    Sales become daily totals; run.as_of_date becomes the newest sales date when the
+    caller gave none. A missing required table is an error; a missing optional one is None.
     """
+    settings = quality.QualitySettings.from_conf(run.conf)
+    present = [n for n in optional if tables.exists(run.spark, run.conf, n)]
+    frames = {n: tables.read(run.spark, run.conf, n) for n in (*required, *present)}
+    inputs = Inputs()
+    with run.recorded("ingest") as record:
+        reports = {name: _validate(run, name, df, settings, inputs, record)
+                   for name, df in frames.items()}
+        record.rows_in = sum(r.rows_in for r in reports.values())
+        record.rows_out = sum(r.rows_accepted for r in reports.values())
+        record.rows_quarantined = sum(r.rows_quarantined for r in reports.values())
+        record.message = "accepted: " + "; ".join(
+            f"{name} {r.rows_accepted}/{r.rows_in}"
+            + (f" ({r.negatives_zeroed} negatives set to 0)" if r.negatives_zeroed else "")
+            for name, r in reports.items()
+        )
+    return inputs
+
+
+def _validate(
+    run: Run,
+    name: str,
+    df: DataFrame,
+    settings: quality.QualitySettings,
+    inputs: Inputs,
+    record: runs.RunRecord,
+) -> quality.QualityReport:
+    """Tag one input table, write its quarantine rows, keep its accepted rows in `inputs`."""
+    tagged = (quality.tag_sales(df, settings) if name == "sales" else _TAGGERS[name](df))
+    tagged = tagged.persist()
+    try:
+        report = quality.report(tagged)
+        report.check(settings, name)
+        rejected = quality.quarantined(tagged, name)
+        tables.write_run(rejected, run.conf, "quarantine", run.run_id, ("source_table", name))
+        if name == "sales":
+            inputs.daily = _daily(run, tagged, record)
+        else:
+            accepted = quality.accepted(tagged).persist()
+            accepted.count()
+            setattr(inputs, name, accepted)
+    finally:
+        tagged.unpersist()
+    return report
+
+
+def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
+    """Daily sales of the accepted rows (persisted); fixes the run's as-of date."""
     from pyspark.sql import functions as F
 
-    settings = quality.QualitySettings.from_conf(run.conf)
-    sales = tables.read(run.spark, run.conf, "sales")
-    with run.recorded("ingest") as record:
-        tagged = quality.tag_sales(sales, settings).persist()
-        report = quality.report(tagged)
-        record.rows_in, record.rows_out = report.rows_in, report.rows_accepted
-        record.rows_quarantined = report.rows_quarantined
-        report.check(settings)
-        tables.write_run(quality.quarantined(tagged, "sales"), run.conf, "quarantine", run.run_id)
-        daily = quality.daily_sales(tagged).persist()
-        newest = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
-        tagged.unpersist()
-        if newest[0] is None:
-            raise ConfigError("table 'sales' has no accepted rows")
-        run.as_of_date = run.as_of_date or newest[0]
-        record.as_of_date, record.series_count = run.as_of_date, int(newest[1])
-        if report.negatives_zeroed:
-            record.message = f"{report.negatives_zeroed} negative quantities set to 0"
+    daily = quality.daily_sales(tagged).persist()
+    newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
+    if newest is None:
+        raise ConfigError("table 'sales' has no accepted rows")
+    run.as_of_date = run.as_of_date or newest
+    record.as_of_date, record.series_count = run.as_of_date, int(series)
     return daily
 
 
-def optional_input(run: Run, name: str) -> DataFrame | None:
-    """An input table when it exists, else None."""
-    if not tables.exists(run.spark, run.conf, name):
-        return None
-    return tables.read(run.spark, run.conf, name)
-
-
-def profile_step(run: Run, daily: DataFrame) -> DataFrame:
+def profile_step(run: Run, inputs: Inputs) -> DataFrame:
     """Write `series_profile` for the run; return it as read back from Delta."""
     settings = ProfileSettings.from_conf(run.conf)
     with run.recorded("profile") as record:
-        rows = profile(daily, optional_input(run, "item_params"), run.as_of_date, settings)
+        rows = profile(inputs.daily, inputs.item_params, run.as_of_date, settings)
         tables.write_run(_stamped(rows, run), run.conf, "series_profile", run.run_id)
         written = _this_run(run, "series_profile")
         record.rows_out = record.series_count = written.count()
     return written
 
 
-def backtest_step(run: Run, daily: DataFrame, profiled: DataFrame) -> None:
+def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
     """Backtest candidates, write metrics, selection and residuals for the run."""
     settings = BacktestSettings.from_conf(run.conf)
     with run.recorded("backtest") as record:
         candidates = candidates_of(profiled, settings)
         results = backtest(
-            daily, candidates, as_of_date=run.as_of_date, settings=settings,
+            inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
             buckets=run.buckets(),
         ).persist()
         try:
@@ -143,7 +187,7 @@ def routes_for(run: Run, profiled: DataFrame, models: Any) -> DataFrame:
     return live.select(*KEYS).crossJoin(F.broadcast(forced))
 
 
-def forecast_step(run: Run, daily: DataFrame, profiled: DataFrame, models: Any) -> None:
+def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) -> None:
     """Forecast every routed series; fail above the failed-share threshold, naming series."""
     from pyspark.sql import functions as F
 
@@ -151,7 +195,8 @@ def forecast_step(run: Run, daily: DataFrame, profiled: DataFrame, models: Any) 
     with run.recorded("forecast") as record:
         routes = routes_for(run, profiled, models)
         out = forecast(
-            daily, routes, as_of_date=run.as_of_date, settings=settings, buckets=run.buckets()
+            inputs.daily, routes, as_of_date=run.as_of_date, settings=settings,
+            buckets=run.buckets(),
         ).persist()
         try:
             counts = dict(
@@ -179,11 +224,15 @@ def forecast_step(run: Run, daily: DataFrame, profiled: DataFrame, models: Any) 
 
 
 def plan_step(
-    run: Run, forecast_run_id: str | None = None, forecasts_version: int | None = None
+    run: Run,
+    inputs: Inputs | None = None,
+    forecast_run_id: str | None = None,
+    forecasts_version: int | None = None,
 ) -> None:
     """Plan from one forecast run (this run's, the given one, or the latest succeeded).
 
-    `forecasts_version` reads the forecasts table as of that Delta version.
+    `forecasts_version` reads the forecasts table as of that Delta version. Without
+    `inputs`, item_params and inventory are validated here.
     """
     from pyspark.sql import functions as F
 
@@ -195,13 +244,13 @@ def plan_step(
     forecasts, source = tables.select_run(run.spark, run.conf, table, "forecasts", wanted)
     run.as_of_date = forecasts.select("as_of_date").first()[0]
     settings = PolicySettings.from_conf(run.conf["policy"], levels=run.conf["forecast"]["levels"])
-    item_params = tables.read(run.spark, run.conf, "item_params")
-    inventory = tables.read(run.spark, run.conf, "inventory")
+    if inputs is None or inputs.item_params is None or inputs.inventory is None:
+        inputs = ingest(run, ("item_params", "inventory"))
     with run.recorded("plan") as record:
         profiled = _run_rows(run, "series_profile", source)
         residuals = _run_rows(run, "backtest_residuals", None)
         plan = build_plan(
-            forecasts, item_params, inventory, profiled, residuals,
+            forecasts, inputs.item_params, inputs.inventory, profiled, residuals,
             as_of_date=run.as_of_date, settings=settings,
         )
         stamped = _stamped(plan, run).withColumn("forecast_run_id", F.lit(source))

@@ -7,7 +7,8 @@ import datetime as dt
 from functools import partial
 from typing import TYPE_CHECKING
 
-from restock.policy import PLAN_INPUT_FIELDS, PLAN_SCHEMA, PolicySettings, plan_batches, z_score
+from restock.planner import PLAN_INPUT_FIELDS, PLAN_SCHEMA, plan_batches
+from restock.policy import PolicySettings, z_score
 from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:

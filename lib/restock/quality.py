@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 _NEGATIVE_POLICIES = ("quarantine", "zero")
+LIFECYCLES = ("active", "new", "end_of_life")
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,12 @@ def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
     NaN, quantity is infinite, negative quantity (return), duplicate row (an exact copy
     of an earlier row: one copy is kept).
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
     negative = q < 0
-    rules: list[tuple[Column, str]] = [
-        (F.col("sku_id").isNull() | F.col("location_id").isNull(), "null series key"),
+    rules = [
+        (_null_key(), "null series key"),
         (F.col("date").isNull(), "null date"),
         (q.isNull(), "null quantity"),
         (F.isnan(q), "quantity is NaN"),
@@ -77,20 +77,90 @@ def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
     ]
     if settings.negative_quantity == "quarantine":
         rules.append((negative, "negative quantity (return)"))
-    reason = F.lit(None).cast("string")
-    for condition, text in reversed(rules):
-        reason = F.when(condition, F.lit(text)).otherwise(reason)
-    copies = Window.partitionBy(*sales.columns).orderBy(F.lit(1))
-    tagged = sales.withColumn("reason", reason).withColumn(
-        "reason",
-        F.when(
-            F.col("reason").isNull() & (F.row_number().over(copies) > 1), F.lit("duplicate row")
-        ).otherwise(F.col("reason")),
-    )
+    tagged = _tag(sales, rules, sales.columns, "duplicate row")
     zeroed = F.col("reason").isNull() & negative
     return tagged.withColumn("zeroed", zeroed).withColumn(
         "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
     )
+
+
+def tag_item_params(params: DataFrame) -> DataFrame:
+    """Add `reason` to item_params rows: null keys, impossible values, a second row per series.
+
+    Of several rows for one series, one is kept (the first in column order) and the others
+    are quarantined as `duplicate series`.
+    """
+    from pyspark.sql import functions as F
+
+    def negative(name: str) -> tuple[Column, str]:
+        return (F.col(name) < 0, f"negative {name}")
+
+    level = F.col("service_level")
+    rules = [
+        (_null_key(), "null series key"),
+        (F.col("lead_time_days").isNull() | (F.col("lead_time_days") < 0),
+         "lead_time_days missing or negative"),
+        (F.col("unit_cost").isNull() | (F.col("unit_cost") <= 0),
+         "unit_cost missing or not positive"),
+        *(negative(n) for n in ("lead_time_std_days", "review_period_days", "order_cost",
+                                "holding_rate", "shortage_cost", "moq", "pack_size")),
+        (level.isNotNull() & ((level <= 0) | (level >= 1)), "service_level outside (0, 1)"),
+        (F.col("lifecycle").isNotNull() & ~F.col("lifecycle").isin(*LIFECYCLES),
+         "unknown lifecycle"),
+    ]
+    return _tag(params, rules, ["sku_id", "location_id"], "duplicate series").withColumn(
+        "zeroed", F.lit(False)
+    )
+
+
+def tag_inventory(inventory: DataFrame) -> DataFrame:
+    """Add `reason` to inventory rows: null keys or dates, missing or negative stock figures,
+    a second row for the same series and date (one is kept)."""
+    from pyspark.sql import functions as F
+
+    rules = [
+        (_null_key(), "null series key"),
+        (F.col("as_of_date").isNull(), "null as_of_date"),
+        *(
+            (F.col(n).isNull() | F.isnan(n) | (F.col(n) < 0), f"{n} missing or negative")
+            for n in ("on_hand", "on_order", "backorders")
+        ),
+    ]
+    keys = ["sku_id", "location_id", "as_of_date"]
+    return _tag(inventory, rules, keys, "duplicate series and date").withColumn(
+        "zeroed", F.lit(False)
+    )
+
+
+def _null_key() -> Column:
+    """A row without a full series key."""
+    from pyspark.sql import functions as F
+
+    return F.col("sku_id").isNull() | F.col("location_id").isNull()
+
+
+def _tag(
+    df: DataFrame, rules: list[tuple[Column, str]], unique: list[str], duplicate: str
+) -> DataFrame:
+    """First matching rule's reason per row; then, among rows that passed and share the
+    `unique` columns, all but the first (ordered by every column) get `duplicate`."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    tagged = df.withColumn("reason", reason)
+    same = Window.partitionBy(F.col("reason").isNull(), *unique).orderBy(*df.columns)
+    later = F.col("reason").isNull() & (F.row_number().over(same) > 1)
+    return tagged.withColumn("reason", F.when(later, F.lit(duplicate)).otherwise(F.col("reason")))
+
+
+def accepted(tagged: DataFrame) -> DataFrame:
+    """The accepted rows, without the tagging columns."""
+    from pyspark.sql import functions as F
+
+    return tagged.where(F.col("reason").isNull()).drop("reason", "zeroed")
 
 
 def report(tagged: DataFrame) -> QualityReport:
@@ -114,12 +184,13 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
     from pyspark.sql import functions as F
 
     original = [c for c in tagged.columns if c not in ("reason", "zeroed")]
+    day = "date" if "date" in tagged.columns else "as_of_date" if "as_of_date" in original else None
     return tagged.where(F.col("reason").isNotNull()).select(
         F.lit(table).alias("source_table"),
         "reason",
         "sku_id",
         "location_id",
-        F.col("date").cast("date").alias("date"),
+        (F.col(day) if day else F.lit(None)).cast("date").alias("date"),
         F.to_json(F.struct(*original), {"ignoreNullFields": "false"}).alias("record"),
     )
 

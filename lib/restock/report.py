@@ -192,4 +192,4 @@ def _frame(frame: pd.DataFrame) -> str:
         return "  (none)"
     with pd.option_context("display.width", _WIDTH, "display.max_columns", 50,
                            "display.max_colwidth", 60):
-        return frame.to_string(index=False)
+        return frame.convert_dtypes().to_string(index=False)

@@ -105,7 +105,7 @@ def write_record(
     """Replace this run's row for this job in the `runs` table."""
     row = {k: v for k, v in asdict(record).items() if k != "extra"}
     df = spark.createDataFrame([row], RUNS_SCHEMA)
-    tables.write_run(df, conf, "runs", run_id, job=record.job)
+    tables.write_run(df, conf, "runs", run_id, part=("job", record.job))
 
 
 def _now() -> dt.datetime:

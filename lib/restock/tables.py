@@ -141,18 +141,24 @@ def write_run(
     conf: Mapping[str, Any],
     name: str,
     run_id: str,
-    job: str | None = None,
+    part: tuple[str, str] | None = None,
 ) -> None:
     """Write one run's rows: replaces that run's earlier rows, tags the commit with the run id.
 
-    With `job`, only that job's rows of the run are replaced (the `runs` table).
+    With `part` (column, value), only the run's rows holding that value are replaced: one
+    job's row of `runs`, one source table's rows of `quarantine`.
     """
     from pyspark.sql import functions as F
 
     if name not in OUTPUTS:
         raise ConfigError(f"'{name}' is not an output table")
     check_run_id(run_id)
-    where = f"run_id = '{run_id}'" + (f" AND job = '{job}'" if job else "")
+    where = f"run_id = '{run_id}'"
+    if part:
+        column, value = part
+        if not _RUN_ID.fullmatch(value):
+            raise ConfigError(f"bad value '{value}' for {column}")
+        where += f" AND {column} = '{value}'"
     (
         df.withColumn("run_id", F.lit(run_id))
         .write.format("delta")
