@@ -146,9 +146,16 @@ def _accuracy(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
     frame = agg.select(*cols).orderBy("scope", "demand_class", "mase").toPandas()
     if frame.empty:
         return ""
+    overall = frame[frame["scope"] == "overall"].set_index("model")["mase"]
+    skill = ""
+    if "selected" in overall and "SeasonalNaive" in overall and overall["SeasonalNaive"] > 0:
+        gain = 1 - overall["selected"] / overall["SeasonalNaive"]
+        skill = (f"\nselected models: MASE {overall['selected']:.3f} against seasonal naive "
+                 f"{overall['SeasonalNaive']:.3f} ({gain:.1%} better)")
     return (
         "backtest accuracy (mean series MASE, pooled WAPE and bias; 'selected' = each "
         "series' chosen model, scored on the windows it was chosen on):\n" + _frame(frame)
+        + skill
     )
 
 
