@@ -14,6 +14,8 @@ SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
 MASTER_URL ?= spark://127.0.0.1:7077
+# pyspark's own Spark distribution (evaluated only by the targets that use it)
+SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
@@ -63,11 +65,10 @@ package: install ## build dist/restock-*.whl and dist/restock.zip (--py-files fo
 
 cluster-up: install ## start a local Spark standalone master + worker (2 cores) in the background
 	@mkdir -p .cluster
-	SPARK_HOME=$$($(PY) -c 'import pyspark,os;print(os.path.dirname(pyspark.__file__))') ; \
-	nohup $$SPARK_HOME/bin/spark-class org.apache.spark.deploy.master.Master \
+	nohup $(SPARK_HOME)/bin/spark-class org.apache.spark.deploy.master.Master \
 	  --host 127.0.0.1 --port 7077 --webui-port 8090 > .cluster/master.log 2>&1 & echo $$! > .cluster/master.pid ; \
 	sleep 3 ; \
-	nohup $$SPARK_HOME/bin/spark-class org.apache.spark.deploy.worker.Worker \
+	nohup $(SPARK_HOME)/bin/spark-class org.apache.spark.deploy.worker.Worker \
 	  --cores 2 --memory 6g --webui-port 8091 $(MASTER_URL) > .cluster/worker.log 2>&1 & echo $$! > .cluster/worker.pid
 	@echo "master at $(MASTER_URL)"
 
@@ -75,10 +76,11 @@ cluster-down: ## stop the local standalone cluster
 	-@for p in .cluster/worker.pid .cluster/master.pid; do test -f $$p && kill $$(cat $$p) && rm -f $$p; done; true
 
 submit: package ## spark-submit `restock run` to MASTER_URL (default: the local standalone cluster)
-	$(BIN)/spark-submit --master $(MASTER_URL) \
+	SPARK_HOME=$(SPARK_HOME) $(BIN)/spark-submit --master $(MASTER_URL) \
 	  --packages $$(cat $(JARS_OK)) --conf spark.jars.ivy=$(CURDIR)/$(JARS_DIR)/ivy \
-	  --conf spark.pyspark.python=$(CURDIR)/$(PY) \
-	  --py-files dist/restock.zip jobs/run.py --env cluster --warehouse $(CURDIR)/warehouse
+	  --conf spark.pyspark.python=$(CURDIR)/$(PY) --conf spark.pyspark.driver.python=$(CURDIR)/$(PY) \
+	  --driver-java-options -Dlog4j.configurationFile=file:$(CURDIR)/conf/log4j2.properties \
+	  --py-files dist/restock.zip jobs/run_job.py --env cluster --warehouse $(CURDIR)/warehouse
 
 clean: ## remove the warehouse, build output and caches (keeps .venv and .jars)
 	rm -rf warehouse dist build spark-warehouse metastore_db derby.log .pytest_cache
