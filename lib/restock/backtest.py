@@ -14,7 +14,7 @@ import pandas as pd
 from restock import metrics
 from restock.config import section
 from restock.errors import ConfigError
-from restock.forecast import bucket_of
+from restock.forecast import per_bucket
 from restock.models import DEMAND_CLASSES, Guarded, check_models, cost_rank
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
 
@@ -237,25 +237,13 @@ def backtest(
     settings: BacktestSettings,
     buckets: int,
 ) -> DataFrame:
-    """Backtest all candidates: sales and candidates co-grouped by bucket, one UDF call each.
+    """Backtest all candidates: one `backtest_bucket` call per bucket of series.
 
     Returns the `backtest_bucket` rows (window and series scope), lazily.
     """
-    from pyspark.sql import functions as F
-
-    def by_bucket(df: DataFrame) -> DataFrame:
-        return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
-
-    history = sales.where(F.col("date") <= F.lit(as_of_date)).select(
-        "sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"
-    )
     fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date)
-    return (
-        by_bucket(history)
-        .groupBy("bucket")
-        .cogroup(by_bucket(candidates).groupBy("bucket"))
-        .applyInPandas(fn, output_schema(settings.levels))
-    )
+    return per_bucket(sales, candidates, fn, output_schema(settings.levels),
+                      as_of_date=as_of_date, buckets=buckets)
 
 
 def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...]) -> DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -166,6 +166,37 @@ def bucket_of(buckets: int) -> Column:
     return F.pmod(F.xxhash64("sku_id", "location_id"), F.lit(buckets)).cast("int")
 
 
+def per_bucket(
+    sales: DataFrame,
+    models: DataFrame,
+    fn: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+    schema: str,
+    *,
+    as_of_date: dt.date,
+    buckets: int,
+) -> DataFrame:
+    """Run fn(history, models) once per bucket of series, co-grouping sales and model rows.
+
+    Both sides are hash-partitioned into `buckets` partitions by the same bucket column,
+    so the co-group adds no shuffle; history is sku_id, location_id, day (epoch day),
+    quantity up to as_of_date; models is sku_id, location_id, model.
+    """
+    from pyspark.sql import functions as F
+
+    def by_bucket(df: DataFrame) -> DataFrame:
+        return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
+
+    history = sales.where(F.col("date") <= F.lit(as_of_date)).select(
+        "sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"
+    )
+    return (
+        by_bucket(history)
+        .groupBy("bucket")
+        .cogroup(by_bucket(models.select("sku_id", "location_id", "model")).groupBy("bucket"))
+        .applyInPandas(fn, schema)
+    )
+
+
 def forecast(
     sales: DataFrame,
     routes: DataFrame,
@@ -174,7 +205,7 @@ def forecast(
     settings: ForecastSettings,
     buckets: int,
 ) -> DataFrame:
-    """Forecast every routed series: sales and routes co-grouped by bucket, one UDF call each.
+    """Forecast every routed series: one `forecast_bucket` call per bucket of series.
 
     Args:
         sales: cleaned daily sales (sku_id, location_id, date, quantity).
@@ -188,20 +219,7 @@ def forecast(
     """
     from pyspark.sql import functions as F
 
-    def by_bucket(df: DataFrame) -> DataFrame:
-        return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
-
-    history = sales.where(F.col("date") <= F.lit(as_of_date)).select(
-        "sku_id",
-        "location_id",
-        F.datediff("date", F.lit(EPOCH)).alias("day"),
-        "quantity",
-    )
     fn = partial(forecast_bucket, settings=settings, as_of_date=as_of_date)
-    return (
-        by_bucket(history)
-        .groupBy("bucket")
-        .cogroup(by_bucket(routes.select("sku_id", "location_id", "model")).groupBy("bucket"))
-        .applyInPandas(fn, output_schema(settings.levels))
-        .withColumn("as_of_date", F.lit(as_of_date))
-    )
+    out = per_bucket(sales, routes, fn, output_schema(settings.levels),
+                     as_of_date=as_of_date, buckets=buckets)
+    return out.withColumn("as_of_date", F.lit(as_of_date))
