@@ -30,9 +30,10 @@ from restock.config import load_conf
 from restock.forecast import ForecastSettings, forecast_bucket
 from restock.metrics import seasonal_naive_scale
 from restock.panel import EPOCH, build_panel, epoch_day
+from restock.tables import SERIES_KEYS
 
 END_DATE = dt.date(2026, 10, 31)
-KEYS = ["sku_id", "location_id"]
+KEYS = SERIES_KEYS
 
 
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:

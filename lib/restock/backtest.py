@@ -17,6 +17,7 @@ from restock.errors import ConfigError
 from restock.forecast import per_bucket
 from restock.models import DEMAND_CLASSES, Guarded, check_models, cost_rank
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -204,7 +205,7 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
         ["sku_id", "location_id", "score", "mae", "cost", "model"], na_position="last"
     )
     order = order[~order["failed"] & ~order["model"].isin(s.benchmarks)]
-    out["rank"] = order.groupby(["sku_id", "location_id"]).cumcount().add(1).reindex(out.index)
+    out["rank"] = order.groupby(SERIES_KEYS).cumcount().add(1).reindex(out.index)
     out["rank"] = out["rank"].astype("Int32")
     out["selected"] = (out["rank"] == 1).fillna(False).astype(bool)
     return out.drop(columns=["failed", "cost"])
@@ -256,7 +257,7 @@ def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...
     from pyspark.sql import functions as F
 
     classes = profile.select("sku_id", "location_id", "demand_class", "abc_class")
-    detail = results.drop("cum_error").join(classes, ["sku_id", "location_id"], "left")
+    detail = results.drop("cum_error").join(classes, SERIES_KEYS, "left")
     detail = detail.withColumn("n_series", F.lit(None).cast("bigint"))
     series = detail.where((F.col("scope") == "series") & (F.col("status") == "ok"))
     chosen = series.where("selected").withColumn("model", F.lit("selected"))
@@ -294,7 +295,7 @@ def selection_table(results: DataFrame, metric: str) -> DataFrame:
         "sku_id", "location_id", F.col("model").alias("runner_up"),
         F.col(metric).alias("runner_up_score"),
     )
-    return best.join(second, ["sku_id", "location_id"], "left").withColumn(
+    return best.join(second, SERIES_KEYS, "left").withColumn(
         "metric", F.lit(metric)
     )
 

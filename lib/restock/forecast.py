@@ -15,6 +15,7 @@ from restock.config import section
 from restock.errors import ConfigError
 from restock.models import Guarded, check_models
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -32,7 +33,6 @@ class ForecastSettings:
     interval_windows: int
     interval_step_days: int
     max_failed_share: float
-    buckets: int
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
@@ -52,7 +52,6 @@ class ForecastSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             max_failed_share=float(fc["max_failed_share"]),
-            buckets=int(fc.get("buckets") or 0),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -146,7 +145,7 @@ def _collapse_failed(out: pd.DataFrame) -> pd.DataFrame:
     failed = out["status"] == "failed"
     if not failed.any():
         return out
-    out = out[~(failed & out.duplicated(["sku_id", "location_id"]))].copy()
+    out = out[~(failed & out.duplicated(SERIES_KEYS))].copy()
     failed = out["status"] == "failed"
     out["step"] = out["step"].astype("Int32")
     out.loc[failed, "step"] = pd.NA

@@ -28,7 +28,7 @@ from restock.profile import ProfileSettings, profile
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-KEYS = ["sku_id", "location_id"]
+KEYS = tables.SERIES_KEYS
 
 
 @dataclass
@@ -203,9 +203,10 @@ def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) ->
             buckets=run.buckets(),
         ).persist()
         try:
-            counts = dict(
-                out.groupBy("status").agg(F.countDistinct(*KEYS, "model")).collect()
-            )
+            by_status = out.groupBy("status").agg(
+                F.countDistinct(*KEYS, "model").alias("series"), F.count(F.lit(1)).alias("rows")
+            ).collect()
+            counts = {r["status"]: r["series"] for r in by_status}
             total = sum(counts.values())
             failed = counts.get("failed", 0)
             record.series_count, record.failed_series = total, failed
@@ -220,7 +221,7 @@ def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) ->
                     f"first: {'; '.join(names)}"
                 )
             tables.write_run(out, run.conf, "forecasts", run.run_id)
-            record.rows_out = out.count()
+            record.rows_out = sum(r["rows"] for r in by_status)
             if counts.get("fallback"):
                 record.message = f"{counts['fallback']} series used a fallback model"
         finally:
@@ -244,8 +245,12 @@ def plan_step(
     from restock.policy import PolicySettings
 
     table = tables.read(run.spark, run.conf, "forecasts", version=forecasts_version)
-    wanted = forecast_run_id or (run.run_id if _has_run(table, run.run_id) else None)
-    forecasts, source = tables.select_run(run.spark, run.conf, table, "forecasts", wanted)
+    if forecast_run_id:
+        forecasts, source = tables.select_run(
+            run.spark, run.conf, table, "forecasts", forecast_run_id
+        )
+    else:
+        forecasts, source = _first_run(run, table, "forecasts", [run.run_id])
     run.as_of_date = forecasts.select("as_of_date").first()[0]
     settings = PolicySettings.from_conf(run.conf["policy"], levels=run.conf["forecast"]["levels"])
     if inputs is None or inputs.item_params is None or inputs.inventory is None:
@@ -264,11 +269,16 @@ def plan_step(
         record.message = f"forecasts from run {source}"
 
 
-def _has_run(table: DataFrame, run_id: str) -> bool:
-    """Whether the table holds rows of the run."""
-    from pyspark.sql import functions as F
-
-    return table.where(F.col("run_id") == run_id).limit(1).count() > 0
+def _first_run(
+    run: Run, table: DataFrame, name: str, preferred: list[str | None]
+) -> tuple[DataFrame, str]:
+    """Rows of the first preferred run present in the table, else of the latest succeeded."""
+    for candidate in dict.fromkeys(c for c in preferred if c):
+        try:
+            return tables.select_run(run.spark, run.conf, table, name, candidate)
+        except RunNotFoundError:
+            continue
+    return tables.select_run(run.spark, run.conf, table, name)
 
 
 def _run_rows(run: Run, name: str, run_id: str | None) -> DataFrame | None:
@@ -276,11 +286,8 @@ def _run_rows(run: Run, name: str, run_id: str | None) -> DataFrame | None:
     if not tables.exists(run.spark, run.conf, name):
         return None
     table = tables.read(run.spark, run.conf, name)
-    for candidate in dict.fromkeys([run_id, run.run_id]):
-        if candidate and _has_run(table, candidate):
-            return tables.select_run(run.spark, run.conf, table, name, candidate)[0]
     try:
-        return tables.select_run(run.spark, run.conf, table, name)[0]
+        return _first_run(run, table, name, [run_id, run.run_id])[0]
     except RunNotFoundError:
         return None
 

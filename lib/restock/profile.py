@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from restock.config import section
 from restock.errors import ConfigError
+from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-KEYS = ["sku_id", "location_id"]
+KEYS = SERIES_KEYS
 PROFILE_COLUMNS = [
     "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "nonzero_days",
     "zero_share", "adi", "cv2", "mean_daily_demand", "total_quantity", "sales_value",

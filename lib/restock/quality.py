@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.config import section
 from restock.errors import ConfigError, DataQualityError
+from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -108,9 +109,7 @@ def tag_item_params(params: DataFrame) -> DataFrame:
         (F.col("lifecycle").isNotNull() & ~F.col("lifecycle").isin(*LIFECYCLES),
          "unknown lifecycle"),
     ]
-    return _tag(params, rules, ["sku_id", "location_id"], "duplicate series").withColumn(
-        "zeroed", F.lit(False)
-    )
+    return _tag(params, rules, SERIES_KEYS, "duplicate series")
 
 
 def tag_inventory(inventory: DataFrame) -> DataFrame:
@@ -127,9 +126,7 @@ def tag_inventory(inventory: DataFrame) -> DataFrame:
         ),
     ]
     keys = ["sku_id", "location_id", "as_of_date"]
-    return _tag(inventory, rules, keys, "duplicate series and date").withColumn(
-        "zeroed", F.lit(False)
-    )
+    return _tag(inventory, rules, keys, "duplicate series and date")
 
 
 def _null_key() -> Column:
@@ -167,9 +164,10 @@ def report(tagged: DataFrame) -> QualityReport:
     """Count accepted and quarantined rows by reason (one small aggregate to the driver)."""
     from pyspark.sql import functions as F
 
+    flag = F.col("zeroed") if "zeroed" in tagged.columns else F.lit(False)  # sales only
     rows = (
         tagged.groupBy("reason")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("zeroed").cast("long")).alias("z"))
+        .agg(F.count(F.lit(1)).alias("n"), F.sum(flag.cast("long")).alias("z"))
         .collect()
     )
     by_reason = {r["reason"]: int(r["n"]) for r in rows if r["reason"] is not None}

@@ -7,7 +7,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import restock
@@ -41,7 +41,6 @@ class RunRecord:
     series_count: int | None = None
     failed_series: int | None = None
     message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -103,8 +102,7 @@ def write_record(
     spark: SparkSession, conf: Mapping[str, Any], run_id: str, record: RunRecord
 ) -> None:
     """Replace this run's row for this job in the `runs` table."""
-    row = {k: v for k, v in asdict(record).items() if k != "extra"}
-    df = spark.createDataFrame([row], RUNS_SCHEMA)
+    df = spark.createDataFrame([asdict(record)], RUNS_SCHEMA)
     tables.write_run(df, conf, "runs", run_id, part=("job", record.job))
 
 
