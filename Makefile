@@ -14,6 +14,7 @@ SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
 MASTER_URL ?= spark://127.0.0.1:7077
+REPORT     ?= warehouse/report.html
 # pyspark's own Spark distribution (evaluated only by the targets that use it)
 SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
 
@@ -37,10 +38,11 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.session $(JARS_DIR)
 
-demo: install ## generate data, then run profile, backtest, forecast and plan; print a summary
+demo: install ## generate data, run profile, backtest, forecast and plan; print a summary; write the HTML report
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
+	$(BIN)/restock report --env $(ENV) --out $(REPORT)
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
