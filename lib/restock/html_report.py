@@ -291,7 +291,7 @@ def _simulation(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) ->
                "cycle_service_level", "stockout_days", "avg_inventory", "inventory_turnover",
                "orders_placed", "holding_cost", "ordering_cost", "shortage_cost",
                "purchase_cost", "total_cost"]
-    out = []
+    out = [_simulation_overall(overall)]
     if not fill.empty:
         out.append(_img(charts.grouped_bars(fill, fill_title, "ABC class", "fill rate",
                                             targets=target, percent=True), fill_title))
@@ -301,6 +301,21 @@ def _simulation(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) ->
     out += ["<h3>All figures</h3>", _table(sim.sort_values(["group_type", "group", "policy"])
                                            [[c for c in columns if c in sim.columns]])]
     return "\n".join(out)
+
+
+def _simulation_overall(overall: pd.DataFrame) -> str:
+    """All-series figures per policy, with total cost relative to the naive baseline.
+
+    cost vs naive = total cost / the `naive` strategy's total cost − 1.
+    """
+    if overall.empty:
+        return ""
+    frame = overall.reset_index()[["policy", "target_service_level", "fill_rate",
+                                   "cycle_service_level", "inventory_turnover", "total_cost"]]
+    naive = overall.loc[overall["strategy"] == "naive", "total_cost"]
+    if len(naive) and naive.iloc[0] > 0:
+        frame["cost_vs_naive"] = frame["total_cost"] / naive.iloc[0] - 1
+    return "<h3>All series</h3>" + _table(frame)
 
 
 def _table(frame: pd.DataFrame, index: bool = False) -> str:
