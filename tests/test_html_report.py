@@ -105,12 +105,16 @@ def _parse(path) -> tuple[_Page, str]:
     return page, " ".join(" ".join(page.text).split())
 
 
-def test_report_has_every_section_images_that_decode_and_no_external_refs(
-    warehouse, tmp_path, capsys
-):
-    out = tmp_path / "sub" / "report.html"
+@pytest.fixture(scope="module")
+def report_r1(warehouse, tmp_path_factory):
+    """r1's report, written once through the CLI into a folder that does not exist yet."""
+    out = tmp_path_factory.mktemp("pages") / "sub" / "report.html"
     assert restock(warehouse, "report", "--run-id", "r1", "--out", str(out)) == 0
-    assert str(out) in capsys.readouterr().out
+    return out
+
+
+def test_report_has_every_section_images_that_decode_and_no_external_refs(report_r1):
+    out = report_r1
     page, text = _parse(out)
     source = out.read_text(encoding="utf-8")
 
@@ -193,10 +197,11 @@ def test_sampled_series_are_the_largest_a_and_the_worst_backtested(spark, base_c
         zip(sample["sku_id"], sample["location_id"], strict=True))
 
 
-def test_a_run_without_simulation_says_so(warehouse, tmp_path):
+def test_a_run_without_simulation_says_so(warehouse, tmp_path, capsys):
     assert restock(warehouse, "plan", "--run-id", "p2") == 0
     out = tmp_path / "p2.html"
     assert restock(warehouse, "report", "--run-id", "p2", "--out", str(out)) == 0
+    assert f"report written to {out}" in capsys.readouterr().out
     _, text = _parse(out)
     assert "simulation not run for run p2" in text
     assert "Forecasts, profile and backtest come from run r1" in text
@@ -212,9 +217,8 @@ def test_unknown_run_is_a_one_line_error(warehouse, tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on this machine")
-def test_headless_chromium_renders_the_page(warehouse, tmp_path):
-    out = tmp_path / "page.html"
-    assert restock(warehouse, "report", "--run-id", "r1", "--out", str(out)) == 0
+def test_headless_chromium_renders_the_page(report_r1, tmp_path):
+    out = report_r1
     shot = tmp_path / "shot.png"
     subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -140,7 +140,8 @@ def grouped_bars(
         offset = x - 0.4 + width * (i + 0.5)
         heights = values[column].to_numpy(dtype=float)
         bars = ax.bar(offset, heights, width, color=_COLORS[i % len(_COLORS)], label=str(column))
-        ax.bar_label(bars, labels=[_short(h, percent) for h in heights], fontsize=7)
+        if len(values.columns) <= 2:
+            ax.bar_label(bars, labels=[_short(h, percent) for h in heights], fontsize=7)
         if targets is not None and column in targets:
             ax.scatter(offset, targets[column].to_numpy(dtype=float), marker="_", s=300,
                        color="black", zorder=3,
@@ -149,6 +150,11 @@ def grouped_bars(
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if percent:  # rates near their targets: zoom on the range that holds them
+        shown = np.concatenate([values.to_numpy(dtype=float).ravel(),
+                                [] if targets is None else targets.to_numpy(dtype=float).ravel()])
+        low = np.nanmin(shown, initial=1.0)
+        ax.set_ylim(max(0.0, np.floor(low * 10 - 0.5) / 10), 1.0)
     ax.yaxis.set_major_formatter(lambda v, _: _short(v, percent))
     ax.grid(axis="y", alpha=0.3)
     if len(values.columns) > 1 or targets is not None:

@@ -38,7 +38,7 @@ nav a { margin-right: 1em; } .note { color: #666; font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f0f4f8; } td.t { text-align: left; }
-img { max-width: 100%; display: block; margin: 0.6em 0; }
+img { max-width: 100%; display: block; margin: 0.6em 0; } .wide { overflow-x: auto; }
 """
 
 
@@ -330,7 +330,8 @@ def _table(frame: pd.DataFrame, index: bool = False) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in shown.columns)
     columns = [_cells(shown[c]) for c in shown.columns]
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in zip(*columns, strict=True))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>")
 
 
 def _cells(column: pd.Series) -> list[str]:
