@@ -275,9 +275,11 @@ def _plan(parts: _Parts, settings: ReportSettings, run: ReportRun) -> str:
 
 def _simulation(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) -> str:
     """Achieved fill rate and service level against targets, turnover, cost vs baselines."""
-    sim = report_data.simulation_summary(spark, conf, run.run_id)
-    if sim is None:
-        return _missing(f"simulation not run for run {run.run_id}")
+    found = report_data.simulation_summary(spark, conf, run.run_id, run.forecast_run_id)
+    if found is None:
+        return _missing(f"simulation not run for run {run.run_id} "
+                        f"(nor for its forecasts, run {run.forecast_run_id})")
+    sim_run_id, sim = found
     sim = sim.assign(policy=sim["strategy"] + " / " + sim["ss_method"])
     by_abc = sim[sim["group_type"] == "abc_class"]
     fill = by_abc.pivot_table(index="group", columns="policy", values="fill_rate")
@@ -291,7 +293,8 @@ def _simulation(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) ->
                "cycle_service_level", "stockout_days", "avg_inventory", "inventory_turnover",
                "orders_placed", "holding_cost", "ordering_cost", "shortage_cost",
                "purchase_cost", "total_cost"]
-    out = [_simulation_overall(overall)]
+    out = [f"<p>Simulation run <b>{_e(sim_run_id)}</b>: the policy replayed day by day on "
+           "held-out demand, next to the baselines.</p>", _simulation_overall(overall)]
     if not fill.empty:
         out.append(_img(charts.grouped_bars(fill, fill_title, "ABC class", "fill rate",
                                             targets=target, percent=True), fill_title))

@@ -347,13 +347,28 @@ def cover_histogram(plans: DataFrame) -> pd.DataFrame:
 
 
 def simulation_summary(
-    spark: SparkSession, conf: Mapping[str, Any], run_id: str
-) -> pd.DataFrame | None:
-    """The run's `simulation_summary` rows (one per strategy × method × group), or None."""
+    spark: SparkSession, conf: Mapping[str, Any], run_id: str, forecast_run_id: str
+) -> tuple[str, pd.DataFrame] | None:
+    """The simulation of a run and its `simulation_summary` rows, or None.
+
+    The run's own simulation when it has one, else the latest succeeded `simulate` run
+    that replayed the same forecast run (`simulation.forecast_run_id`).
+    """
+    from pyspark.sql import functions as F
+
     rows = run_rows(spark, conf, "simulation_summary", run_id)
+    if rows is None and tables.exists(spark, conf, "simulation"):
+        replays = tables.read(spark, conf, "simulation")
+        if "forecast_run_id" in replays.columns:
+            replays = replays.where(F.col("forecast_run_id") == forecast_run_id)
+            try:
+                run_id = tables.latest_run(spark, conf, replays, "simulate")
+            except RunNotFoundError:
+                return None
+            rows = run_rows(spark, conf, "simulation_summary", run_id)
     if rows is None:
         return None
     frame = rows.drop("run_id").toPandas()
-    return frame.sort_values(["group_type", "group", "strategy", "ss_method"]).reset_index(
+    return run_id, frame.sort_values(["group_type", "group", "strategy", "ss_method"]).reset_index(
         drop=True
     )
