@@ -5,11 +5,12 @@ gives, per day, the order-up-to level (periodic review) or the reorder point and
 (continuous review), and the lead time an order placed that day would take.
 
 A day runs in this order:
-1. receipts due today are put away (with backorders, they first fill the backlog);
+1. receipts due today are put away;
 2. the policy looks at the inventory position IP = on hand + on order − backorders and
    may order; an order with lead time 0 arrives at once;
-3. the day's demand is served from stock; what cannot be served is lost or backordered;
-4. the end-of-day on-hand stock is recorded (holding cost is charged on it).
+3. with backorders, stock first fills the backlog;
+4. the day's demand is served from stock; what cannot be served is lost or backordered;
+5. the end-of-day on-hand stock is recorded (holding cost is charged on it).
 """
 
 from __future__ import annotations
@@ -76,9 +77,6 @@ def replay(
     on_hand, on_order, backlog = float(start_on_hand), 0.0, 0.0
     for t in range(days):
         on_hand, on_order = on_hand + due[t], on_order - due[t]
-        if backorder and backlog > 0:
-            filled = min(backlog, on_hand)
-            backlog, on_hand = backlog - filled, on_hand - filled
         qty = _order(rules, t, on_hand + on_order - backlog)
         if qty > 0:
             arrival = t + int(lead_days[t])
@@ -88,6 +86,9 @@ def replay(
             else:
                 due[arrival] += qty
                 on_order += qty
+        if backlog > 0:
+            filled = min(backlog, on_hand)
+            backlog, on_hand = backlog - filled, on_hand - filled
         served[t] = min(demand[t], on_hand)
         short[t] = demand[t] - served[t]
         on_hand -= served[t]

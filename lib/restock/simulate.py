@@ -86,6 +86,7 @@ class SimulationSettings:
     error_step_days: int
     min_train_days: int
     seed: int
+    sample_share: float
     sigma_window_days: int
     policy: PolicySettings
     forecast: ForecastSettings
@@ -100,9 +101,12 @@ class SimulationSettings:
             moving_average_days=int(s["moving_average_days"]), refit_days=int(s["refit_days"]),
             error_windows=int(s["error_windows"]), error_step_days=int(s["error_step_days"]),
             min_train_days=int(s["min_train_days"]), seed=int(s["seed"]),
+            sample_share=float(s.get("sample_share", 1.0)),
             sigma_window_days=ProfileSettings.from_conf(conf).demand_std_days, policy=policy,
             forecast=ForecastSettings.from_conf(conf),
         )
+        if not 0 < settings.sample_share <= 1:
+            raise ConfigError("simulation.sample_share: expected a share in (0, 1]")
         if settings.unmet_demand not in ("lost", "backorder"):
             raise ConfigError("simulation.unmet_demand: expected lost or backorder")
         for key in ("holdout_days", "moving_average_days", "refit_days", "error_step_days",
@@ -350,10 +354,19 @@ def simulate_bucket(
         except Exception as exc:  # noqa: BLE001 - one series' failure is a row, not a dead job
             found = [{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}]
         rows.extend({**base, **r} for r in found)
-    out = pd.DataFrame(rows).reindex(columns=_COLUMNS)
-    for name in ("days", "cycles", "cycles_ok", "stockout_days", "orders_placed",
-                 "review_period_days"):
-        out[name] = out[name].astype("Int32")
+    return _typed(pd.DataFrame(rows).reindex(columns=_COLUMNS))
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    """Columns in SIM_SCHEMA's types: float64 (NaN for null), nullable Int32, object strings."""
+    for field in SIM_SCHEMA.split(", "):
+        name, kind = field.split()
+        if kind == "double":
+            out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+        elif kind == "int":
+            out[name] = pd.to_numeric(out[name], errors="coerce").round().astype("Int32")
+        else:
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out
 
 
