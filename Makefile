@@ -13,6 +13,7 @@ ENV        ?= local
 SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
+SIM_SHARE  ?= 0.5
 MASTER_URL ?= spark://127.0.0.1:7077
 REPORT     ?= warehouse/report.html
 # pyspark's own Spark distribution (evaluated only by the targets that use it)
@@ -20,7 +21,7 @@ SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspar
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
-        cluster-up cluster-down submit clean
+        bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -38,10 +39,11 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.session $(JARS_DIR)
 
-demo: install ## generate data, run profile, backtest, forecast and plan; print a summary; write the HTML report
+demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy; HTML report
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
+	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
 	$(BIN)/restock report --env $(ENV) --out $(REPORT)
 
 test: install ## run the test suite (real local Spark + Delta)
@@ -50,13 +52,16 @@ test: install ## run the test suite (real local Spark + Delta)
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark"
 
-bench: bench-throughput bench-accuracy ## run both benchmarks (long)
+bench: bench-throughput bench-accuracy bench-policy ## run every benchmark (long)
 
 bench-throughput: install ## Spark forecast step vs plain statsforecast, scaling curve
 	$(PY) bench/forecast_throughput.py
 
 bench-accuracy: install ## MASE / WAPE / bias per strategy on generated data
 	$(PY) bench/accuracy.py
+
+bench-policy: install ## policy simulator: achieved service vs target, restock vs baselines
+	$(PY) bench/policy.py
 
 lint: install ## ruff
 	$(BIN)/ruff check lib jobs tests bench
