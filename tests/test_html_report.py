@@ -15,7 +15,7 @@ import pytest
 from conftest import TEST_SPARK
 from PIL import Image
 
-from restock import charts, report_data, tables
+from restock import charts, report_data
 from restock.cli import main
 from restock.html_report import SECTIONS, _table
 
@@ -30,50 +30,19 @@ FAST = [
     "--set", "report.worst_series=2",
     "--set", "report.list_rows=5",
 ]
-SIMULATION_SCHEMA = (
-    "strategy string, ss_method string, group_type string, group string, series long, "
-    "target_service_level double, fill_rate double, cycle_service_level double, "
-    "stockout_days double, avg_inventory double, inventory_turnover double, "
-    "orders_placed long, holding_cost double, ordering_cost double, shortage_cost double, "
-    "purchase_cost double, total_cost double"
-)
-
-
 def restock(warehouse: str, *args: str) -> int:
     """Run the CLI in-process against a warehouse."""
     return main([*args, "--warehouse", warehouse, *FAST])
 
 
-def _simulation_rows() -> list[tuple]:
-    """simulation_summary rows for three restock methods and two baselines (the contract)."""
-    targets = {"A": 0.98, "B": 0.95, "C": 0.90, "all": 0.93}
-    policies = [("restock", "normal"), ("restock", "intervals"), ("restock", "empirical"),
-                ("naive", "none"), ("moving_average", "none")]
-    rows = []
-    for p, (strategy, method) in enumerate(policies):
-        for group, target in targets.items():
-            kind = "overall" if group == "all" else "abc_class"
-            fill = target - 0.02 * p
-            holding, ordering, shortage = 100.0 + 10 * p, 50.0, 20.0 * p
-            rows.append((strategy, method, kind, group, 4, target, fill, fill - 0.03, 1.5 * p,
-                         40.0, 8.0 - p, 10, holding, ordering, shortage, 1000.0,
-                         holding + ordering + shortage + 1000.0))
-    return rows
-
-
 @pytest.fixture(scope="module")
-def warehouse(spark, base_conf, tmp_path_factory) -> str:
-    """Generated data, one full run `r1` with backtest, and r1's simulation_summary."""
-    from pyspark.sql import functions as F
-
+def warehouse(spark, tmp_path_factory) -> str:
+    """Generated data, one full run `r1` with backtest, and a simulation `s1` of r1."""
     path = str(tmp_path_factory.mktemp("report"))
     assert restock(path, "generate", "--series", "12", "--days", "150", "--bad-rows", "0.01") == 0
     assert restock(path, "run", "--run-id", "r1", "--backtest") == 0
-    conf = {**base_conf, "warehouse": path}
-    sim = spark.createDataFrame(_simulation_rows(), SIMULATION_SCHEMA)
-    (sim.withColumn("run_id", F.lit("r1"))
-     .write.format("delta").mode("overwrite").partitionBy("run_id")
-     .save(tables.location(conf, "simulation_summary")))
+    assert restock(path, "simulate", "--run-id", "s1", "--set", "simulation.holdout_days=56",
+                   "--set", "simulation.min_train_days=42") == 0
     return path
 
 
@@ -125,6 +94,7 @@ def test_report_has_every_section_images_that_decode_and_no_external_refs(report
                    "Days of cover", "All figures"):
         assert phrase in text, phrase
     assert "simulation not run" not in text
+    assert "Simulation run s1" in text  # r1 has no simulation of its own: s1 replayed r1
     assert re.search(r"MASE [\d.]+ against seasonal naive [\d.]+", text)
 
     # no external reference of any kind: only in-page anchors and data: images
@@ -144,6 +114,7 @@ def test_report_has_every_section_images_that_decode_and_no_external_refs(report
         image.load()
         assert image.format == "PNG" and image.width > 300 and image.height > 150, alt
         assert alt
+    assert any(alt.startswith("achieved fill rate") for _, alt in page.images)
 
 
 def test_plan_figures_match_the_plans_table(spark, base_conf, warehouse):
@@ -197,15 +168,27 @@ def test_sampled_series_are_the_largest_a_and_the_worst_backtested(spark, base_c
         zip(sample["sku_id"], sample["location_id"], strict=True))
 
 
-def test_a_run_without_simulation_says_so(warehouse, tmp_path, capsys):
+def test_a_plan_only_run_reports_its_forecast_runs_parts(warehouse, tmp_path, capsys):
     assert restock(warehouse, "plan", "--run-id", "p2") == 0
     out = tmp_path / "p2.html"
     assert restock(warehouse, "report", "--run-id", "p2", "--out", str(out)) == 0
     assert f"report written to {out}" in capsys.readouterr().out
     _, text = _parse(out)
-    assert "simulation not run for run p2" in text
     assert "Forecasts, profile and backtest come from run r1" in text
     assert "Against seasonal naive" in text  # r1's backtest
+    assert "Simulation run s1" in text  # the simulation of r1's forecasts
+
+
+def test_a_forecast_only_run_says_what_it_lacks(warehouse, tmp_path):
+    assert restock(warehouse, "forecast", "--run-id", "f2", "--models", "HistoricAverage") == 0
+    out = tmp_path / "f2.html"
+    assert restock(warehouse, "report", "--run-id", "f2", "--out", str(out)) == 0
+    page, text = _parse(out)
+    for line in ("no plan for run f2", "backtest not run for run f2",
+                 "simulation not run for run f2 (nor for its forecasts, run f2)"):
+        assert line in text, line
+    charts_shown = [alt for _, alt in page.images if " @ " in alt]
+    assert charts_shown and all("HistoricAverage" in alt for alt in charts_shown)
 
 
 def test_unknown_run_is_a_one_line_error(warehouse, tmp_path, capsys):
