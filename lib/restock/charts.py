@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _DPI = 100
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -147,7 +148,7 @@ def grouped_bars(
                        color="black", zorder=3,
                        label="target" if i == 0 else None)
     ax.set_xticks(x, groups)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, pad=12)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if percent:  # rates near their targets: zoom on the range that holds them
@@ -155,6 +156,7 @@ def grouped_bars(
                                 [] if targets is None else targets.to_numpy(dtype=float).ravel()])
         low = np.nanmin(shown, initial=1.0)
         ax.set_ylim(max(0.0, np.floor(low * 10 - 0.5) / 10), 1.0)
+        ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
     ax.yaxis.set_major_formatter(lambda v, _: _short(v, percent))
     ax.grid(axis="y", alpha=0.3)
     if len(values.columns) > 1 or targets is not None:
