@@ -19,7 +19,7 @@ KEYS = SERIES_KEYS
 PROFILE_COLUMNS = [
     "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "nonzero_days",
     "zero_share", "adi", "cv2", "mean_daily_demand", "total_quantity", "sales_value",
-    "value_share_cum", "demand_class", "abc_class", "lifecycle",
+    "value_share_cum", "demand_class", "abc_class", "lifecycle", "yearly_strength",
 ]
 
 
@@ -65,8 +65,12 @@ def profile(
     that takes the cumulative share past A's cut-off is still A. Lifecycle is
     `end_of_life` when item_params declares it or the last sale is older than
     `eol_inactive_days`, `new` when the history is shorter than `new_history_days`.
+    `yearly_strength` (null below two whole years) is `calendar.yearly_strength`.
     """
+    from restock.calendar import yearly_strength
+
     stats = _stats(daily, item_params, as_of_date, settings)
+    stats = stats.join(yearly_strength(daily, as_of_date), KEYS, "left")
     with_abc = _abc(stats, settings)
     return with_abc.select(*PROFILE_COLUMNS)
 
