@@ -11,7 +11,7 @@ INSTALLED  := $(VENV)/.installed
 JARS_OK    := $(JARS_DIR)/COORDINATES
 ENV        ?= local
 SERIES     ?= 500
-DAYS       ?= 730
+DAYS       ?= 1095
 SEED       ?= 42
 MASTER_URL ?= spark://127.0.0.1:7077
 # pyspark's own Spark distribution (evaluated only by the targets that use it)

@@ -161,3 +161,39 @@ def test_yearly_strength_separates_a_yearly_cycle_from_noise(spark, conf):
     assert got["Y"] > 0.9 and got["N"] < 0.2 and "S" not in got
     cal = CalendarSettings.from_conf(conf)
     assert cal.min_yearly_strength > got["N"]
+
+
+def test_bad_calendar_and_promotions_rows_are_quarantined_with_a_reason(spark):
+    from restock import quality
+
+    d = dt.date
+    promotions = spark.createDataFrame(
+        [("A", "L", d(2026, 7, 1), d(2026, 7, 5), 0.2),
+         ("A", "L", d(2026, 7, 1), d(2026, 7, 5), 0.2),
+         ("A", "L", d(2026, 7, 9), d(2026, 7, 8), 0.1),
+         (None, "L", d(2026, 7, 1), d(2026, 7, 2), 0.1),
+         ("B", "L", d(2026, 7, 1), None, 0.1),
+         ("B", "L", d(2026, 8, 1), d(2026, 8, 2), 1.5)],
+        "sku_id string, location_id string, start_date date, end_date date, discount double",
+    )
+    calendar = spark.createDataFrame(
+        [(d(2026, 11, 11), "Double 11", "shopping_festival", None),
+         (d(2026, 11, 11), "Double 11", "shopping_festival", None),
+         (None, "New Year", "holiday", None),
+         (d(2026, 12, 24), "Christmas", None, "L1")],
+        "date date, event string, event_type string, location_id string",
+    )
+    tagged = {"promotions": quality.tag_promotions(promotions),
+              "calendar": quality.tag_calendar(calendar)}
+    reports = {name: quality.report(df) for name, df in tagged.items()}
+    assert reports["promotions"].by_reason == {
+        "duplicate promotion": 1, "end_date before start_date": 1, "null series key": 1,
+        "null start or end date": 1, "discount outside [0, 1)": 1,
+    }
+    assert reports["promotions"].rows_accepted == 1
+    assert reports["calendar"].by_reason == {
+        "duplicate event": 1, "null date": 1, "null event or event_type": 1,
+    }
+    rejected = quality.quarantined(tagged["calendar"], "calendar").toPandas()
+    assert len(rejected) == 3 and rejected["sku_id"].isna().all()
+    assert set(rejected["location_id"].dropna()) == {"L1"}

@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
-    and whether it fits exogenous regressors itself."""
+    whether it fits exogenous regressors itself, and the fewest days it accepts."""
 
     build: Callable[[int], Any]
     cost_rank: int
     native_intervals: bool
     exogenous: bool = False
+    min_days: int = 0
 
 
 YEAR_DAYS = 365
@@ -57,8 +58,11 @@ MODELS: dict[str, ModelSpec] = {
     "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
     # the exogenous regressors (promotions, events)
-    "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True),
-    "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True),
+    # (two whole years: STL estimates a yearly component from less without complaint)
+    "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
+                      min_days=2 * YEAR_DAYS),
+    "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
+                            min_days=2 * YEAR_DAYS),
 }
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 
@@ -173,7 +177,9 @@ class Guarded:
         self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
         X: np.ndarray | None = None, X_future: np.ndarray | None = None,
     ) -> tuple[dict[str, np.ndarray], str]:
-        """Fit one model; add intervals; refuse non-finite output."""
+        """Fit one model; add intervals; refuse short histories and non-finite output."""
+        if y.size < spec.min_days:
+            raise ValueError(f"needs at least {spec.min_days} days of history, got {y.size}")
         model = spec.build(self.season_length)
         if X is not None:
             result = model.forecast(y=y, h=h, X=X, X_future=X_future,
