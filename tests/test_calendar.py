@@ -197,3 +197,38 @@ def test_bad_calendar_and_promotions_rows_are_quarantined_with_a_reason(spark):
     rejected = quality.quarantined(tagged["calendar"], "calendar").toPandas()
     assert len(rejected) == 3 and rejected["sku_id"].isna().all()
     assert set(rejected["location_id"].dropna()) == {"L1"}
+
+
+def test_spark_forecast_with_regressors_equals_the_pandas_path(spark, settings):
+    from restock.calendar import collect_events, promo_days
+    from restock.forecast import forecast
+
+    frame, promo = _promo_history(True)
+    other = history({("T", "L2"): np.random.default_rng(2).poisson(9.0, 200).astype(float)})
+    sales = pd.concat([frame.dropna(subset=["quantity"]), other], ignore_index=True)
+    sales["date"] = pd.to_datetime(sales.pop("day"), unit="D").dt.date
+    as_date = pd.to_datetime(promo, unit="D").date
+    promotions = spark.createDataFrame(
+        pd.DataFrame({"sku_id": "S", "location_id": "L", "start_date": as_date,
+                      "end_date": as_date}),
+        "sku_id string, location_id string, start_date date, end_date date",
+    )
+    calendar = spark.createDataFrame(
+        [(AS_OF + dt.timedelta(days=2), "Fair", "fair", "L2")],
+        "date date, event string, event_type string, location_id string",
+    )
+    events = collect_events(calendar, promotions=True)
+    routed = routes({("S", "L"): "AutoETS", ("T", "L2"): "AutoETS"})
+    out = forecast(
+        spark.createDataFrame(sales).repartition(3), spark.createDataFrame(routed),
+        as_of_date=AS_OF, settings=settings, buckets=4, events=events,
+        promo_days=promo_days(promotions, AS_OF + dt.timedelta(days=H)),
+    ).toPandas()
+    rows = history({("T", "L2"): np.random.default_rng(2).poisson(9.0, 200).astype(float)})
+    local = forecast_bucket(pd.concat([frame, rows], ignore_index=True), routed,
+                            settings=settings, as_of_date=AS_OF, events=events)
+    key = ["sku_id", "step"]
+    got = out.sort_values(key, ignore_index=True)
+    want = local.sort_values(key, ignore_index=True)
+    np.testing.assert_allclose(got["yhat"], want["yhat"], rtol=1e-9)
+    assert got.loc[got["sku_id"] == "S", "yhat"].iloc[2:7].min() > 30  # planned promotion
