@@ -202,7 +202,7 @@ def per_bucket(
     so the co-group adds no shuffle; history is sku_id, location_id, day (epoch day),
     quantity up to as_of_date, plus one row with a null quantity per promotion day of
     `promo_days` (sku_id, location_id, date; history and horizon); models is sku_id,
-    location_id, model.
+    location_id, model and any other per-series columns fn needs.
     """
     from pyspark.sql import functions as F
 
@@ -219,7 +219,7 @@ def per_bucket(
     return (
         by_bucket(history)
         .groupBy("bucket")
-        .cogroup(by_bucket(models.select("sku_id", "location_id", "model")).groupBy("bucket"))
+        .cogroup(by_bucket(models).groupBy("bucket"))
         .applyInPandas(fn, schema)
     )
 
