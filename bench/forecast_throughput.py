@@ -8,8 +8,10 @@ times in one run, on the same cores:
       same daily data held in pandas, the same models, the same horizon and levels (models
       without native intervals get ConformalIntervals with as many windows as restock's
       empirical intervals use).
-Prints both times, the ratio (a)/(b), series per second per core and peak driver memory,
-then the forecast step at 1k, 5k and 20k series.
+  (a0) restock's forecast step weekly-only: calendar.features off (no promotion / event
+      regressors, no uplift) and no series routed to the yearly model.
+Prints the times, the ratios (a)/(b) and (a)/(a0), series per second per core and peak
+driver memory, then the forecast step at 1k, 5k and 20k series.
 
     python bench/forecast_throughput.py [--series 5000] [--scale 1000,5000,20000]
 """
@@ -43,7 +45,9 @@ def _jvm_peak_mb(spark) -> float | None:
     return None
 
 
-def spark_worker(series: int, days: int, seed: int, work: Path, export: bool) -> dict:
+def spark_worker(
+    series: int, days: int, seed: int, work: Path, export: bool, weekly_only: bool = False
+) -> dict:
     """Generate, ingest and profile (untimed), then time restock's forecast step."""
     from restock import pipeline, tables
     from restock.config import load_conf
@@ -51,7 +55,9 @@ def spark_worker(series: int, days: int, seed: int, work: Path, export: bool) ->
     from restock.session import build_spark
 
     conf = load_conf("local")
-    conf["warehouse"] = str(work / f"warehouse_{series}")
+    conf["warehouse"] = str(work / f"warehouse_{series}{'_weekly' if weekly_only else ''}")
+    if weekly_only:
+        conf["calendar"].update(features=False, min_yearly_strength=2.0)
     spark = build_spark(conf)
     cores = spark.sparkContext.defaultParallelism
     for name, df in generate(spark, series, days, seed, END_DATE).items():
@@ -133,11 +139,12 @@ def main() -> None:
     parser.add_argument("--worker", choices=["spark", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--export", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--weekly-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cores", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker == "spark":
         print(json.dumps(spark_worker(args.series, args.days, args.seed, Path(args.work),
-                                      args.export)))
+                                      args.export, args.weekly_only)))
         return
     if args.worker == "plain":
         as_of = END_DATE.isoformat()
@@ -152,6 +159,8 @@ def main() -> None:
         ours = _child("--worker", "spark", "--series", str(args.series), "--export", *common)
         cores = ours["cores"]
         plain = _child("--worker", "plain", "--cores", str(cores), "--work", str(work))
+        weekly = _child("--worker", "spark", "--series", str(args.series), "--weekly-only",
+                        *common)
         ratio = ours["seconds"] / plain["seconds"]
         per_core = ours["forecast_series"] / ours["seconds"] / cores
         print(f"cores: {cores}   series forecast: {ours['forecast_series']} "
@@ -159,7 +168,10 @@ def main() -> None:
         print(f"(a) restock Spark forecast step : {ours['seconds']:8.1f} s "
               f"(failed series: {ours['failed']})")
         print(f"(b) plain StatsForecast n_jobs={cores}: {plain['seconds']:8.1f} s")
+        print(f"(a0) restock weekly-only        : {weekly['seconds']:8.1f} s "
+              f"(models: {weekly['models']})")
         print(f"ratio (a)/(b)                  : {ratio:8.3f}")
+        print(f"ratio (a)/(a0), calendar cost  : {ours['seconds'] / weekly['seconds']:8.3f}")
         print(f"series per second per core     : {per_core:8.2f}")
         print(f"peak driver memory             : python {ours['driver_python_peak_mb']:.0f} MB, "
               f"JVM {ours['driver_jvm_peak_mb'] or float('nan'):.0f} MB")

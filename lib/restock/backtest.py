@@ -14,13 +14,16 @@ import pandas as pd
 from restock import metrics
 from restock.config import section
 from restock.errors import ConfigError
-from restock.forecast import per_bucket
+from restock.exog import Events, Exog, split_promo
+from restock.forecast import per_bucket, uplift_of
 from restock.models import DEMAND_CLASSES, Guarded, check_models, cost_rank
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from restock.calendar import CalendarSettings
 
 SELECTION_METRICS = ("mase", "wape", "rmse", "mae")
 METRIC_NAMES = ("mae", "mse", "rmse", "mase", "wape", "bias", "bias_pct", "r2")
@@ -42,6 +45,7 @@ class BacktestSettings:
     interval_windows: int
     interval_step_days: int
     min_train_days: int
+    uplift: tuple[str, int, int] = ("none", 0, 0)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> BacktestSettings:
@@ -70,6 +74,7 @@ class BacktestSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             min_train_days=int(bt.get("min_train_days", 28)),
+            uplift=uplift_of(conf),
         )
 
     @property
@@ -95,14 +100,18 @@ def backtest_bucket(
     *,
     settings: BacktestSettings,
     as_of_date: dt.date,
+    events: Events | None = None,
 ) -> pd.DataFrame:
     """Backtest every candidate model of every series in one bucket, then rank them.
 
     Args:
-        history: sku_id, location_id, day (epoch day), quantity.
+        history: sku_id, location_id, day (epoch day), quantity; null-quantity rows are
+            promotion days (see `forecast.per_bucket`).
         candidates: sku_id, location_id, model — one row per series and candidate.
         settings: windows, step, horizon, selection metric.
         as_of_date: last day of history: the last window ends on it.
+        events: calendar events and whether promotions are known; None = no regressors.
+            Each window's regressors come from the calendar and promotions only.
 
     Returns:
         `window` rows (series × model × cutoff, with the cumulative errors) and `series`
@@ -111,12 +120,14 @@ def backtest_bucket(
     columns = [c.split()[0] for c in output_schema(settings.levels).split(", ")]
     if history.empty or candidates.empty:
         return pd.DataFrame(columns=columns)
+    history, promo = split_promo(history)
     panel = build_panel(history, epoch_day(as_of_date))
+    exog = Exog.build(panel, promo, events) if events is not None else None
     candidates = candidates.assign(code=panel.codes_of(candidates))
     candidates = candidates[candidates["code"] >= 0]
     windows = pd.concat(
         [
-            _cross_validate(panel, group["code"].to_numpy(), model, settings)
+            _cross_validate(panel, group["code"].to_numpy(), model, settings, exog)
             for model, group in candidates.groupby("model", sort=True)
         ],
         ignore_index=True,
@@ -129,15 +140,18 @@ def backtest_bucket(
 
 
 def _cross_validate(
-    panel: Panel, codes: np.ndarray, model: str, s: BacktestSettings
+    panel: Panel, codes: np.ndarray, model: str, s: BacktestSettings, exog: Exog | None = None
 ) -> pd.DataFrame:
     """statsforecast cross_validation for one model on its series; one row per window."""
     from statsforecast import StatsForecast
 
     codes, h, w = np.sort(codes), s.horizon_days, s.windows
-    guard = Guarded(model, (), s.season_length, s.interval_windows, s.interval_step_days)
+    guard = Guarded(
+        model, (), s.season_length, s.interval_windows, s.interval_step_days, s.uplift
+    )
     cv = StatsForecast(models=[guard], freq=1, n_jobs=1).cross_validation(
-        df=panel.long(codes), h=h, step_size=s.step_days, n_windows=w, level=list(s.levels)
+        df=panel.long(codes) if exog is None else exog.history(codes),
+        h=h, step_size=s.step_days, n_windows=w, level=list(s.levels),
     )
     cv = cv.sort_values(["unique_id", "cutoff", "ds"], kind="stable")
     shape = (len(codes) * w, h)
@@ -211,9 +225,13 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
     return out.drop(columns=["failed", "cost"])
 
 
-def candidates_of(profile: DataFrame, settings: BacktestSettings) -> DataFrame:
+def candidates_of(
+    profile: DataFrame, settings: BacktestSettings, calendar: CalendarSettings | None = None
+) -> DataFrame:
     """Models to backtest per profiled series: its demand class's candidates (conf) and the
-    benchmarks, for every series that is not end of life and has enough history."""
+    benchmarks, for every series that is not end of life and has enough history; plus
+    `calendar.yearly_model` where the yearly component is material
+    (`CalendarSettings.yearly_eligible`)."""
     from pyspark.sql import functions as F
 
     pairs = sorted({
@@ -225,9 +243,15 @@ def candidates_of(profile: DataFrame, settings: BacktestSettings) -> DataFrame:
         (F.col("lifecycle") != "end_of_life")
         & (F.col("history_days") >= settings.min_history_days)
     )
-    return eligible.join(F.broadcast(table), "demand_class").select(
+    out = eligible.join(F.broadcast(table), "demand_class").select(
         "sku_id", "location_id", "model"
     )
+    if calendar is None:
+        return out
+    yearly = eligible.where(calendar.yearly_eligible()).select(
+        "sku_id", "location_id", F.lit(calendar.yearly_model).alias("model")
+    )
+    return out.unionByName(yearly).distinct()
 
 
 def backtest(
@@ -237,14 +261,17 @@ def backtest(
     as_of_date: dt.date,
     settings: BacktestSettings,
     buckets: int,
+    events: Events | None = None,
+    promo_days: DataFrame | None = None,
 ) -> DataFrame:
     """Backtest all candidates: one `backtest_bucket` call per bucket of series.
 
-    Returns the `backtest_bucket` rows (window and series scope), lazily.
+    `events` and `promo_days` (up to as_of_date) as in `forecast.forecast`. Returns the
+    `backtest_bucket` rows (window and series scope), lazily.
     """
-    fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date)
+    fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date, events=events)
     return per_bucket(sales, candidates, fn, output_schema(settings.levels),
-                      as_of_date=as_of_date, buckets=buckets)
+                      as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
 
 
 def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...]) -> DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from restock.config import section
 from restock.errors import ConfigError
+from restock.exog import Events, Exog, split_promo
 from restock.models import Guarded, check_models
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.tables import SERIES_KEYS
@@ -33,6 +34,7 @@ class ForecastSettings:
     interval_windows: int
     interval_step_days: int
     max_failed_share: float
+    uplift: tuple[str, int, int] = ("none", 0, 0)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
@@ -52,14 +54,23 @@ class ForecastSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             max_failed_share=float(fc["max_failed_share"]),
+            uplift=uplift_of(conf),
         )
 
     def guard(self, model: str) -> Guarded:
         """The guarded statsforecast model for one requested model."""
         return Guarded(
             model, self.fallback_models, self.season_length,
-            self.interval_windows, self.interval_step_days,
+            self.interval_windows, self.interval_step_days, self.uplift,
         )
+
+
+def uplift_of(conf: Mapping[str, Any]) -> tuple[str, int, int]:
+    """(mode, min_event_days, baseline_days) of conf `calendar` for `Guarded`."""
+    from restock.calendar import CalendarSettings
+
+    cal = CalendarSettings.from_conf(conf)
+    return cal.uplift, cal.min_event_days, cal.baseline_days
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -77,14 +88,17 @@ def forecast_bucket(
     *,
     settings: ForecastSettings,
     as_of_date: dt.date,
+    events: Events | None = None,
 ) -> pd.DataFrame:
     """Forecast every routed series of one bucket.
 
     Args:
         history: sku_id, location_id, day (epoch day), quantity; days after as_of ignored.
+            Rows with a null quantity are promotion days (see `per_bucket`).
         routes: sku_id, location_id, model — one row per series and requested model.
         settings: horizon, levels, fallbacks, interval settings.
         as_of_date: last day of history; forecasts start the day after.
+        events: calendar events and whether promotions are known; None = no regressors.
 
     Returns:
         One row per series, model and day ahead (see `output_schema`); a series whose
@@ -93,11 +107,13 @@ def forecast_bucket(
     columns = _columns(settings.levels)
     if history.empty or routes.empty:
         return pd.DataFrame(columns=columns)
+    history, promo = split_promo(history)
     panel = build_panel(history, epoch_day(as_of_date), settings.max_train_days)
+    exog = Exog.build(panel, promo, events) if events is not None else None
     routes = routes.assign(code=panel.codes_of(routes))
     routes = routes[routes["code"] >= 0]
     parts = [
-        _forecast_group(panel, group["code"].to_numpy(), model, settings)
+        _forecast_group(panel, group["code"].to_numpy(), model, settings, exog)
         for model, group in routes.groupby("model", sort=True)
     ]
     if not parts:
@@ -106,7 +122,8 @@ def forecast_bucket(
 
 
 def _forecast_group(
-    panel: Panel, codes: np.ndarray, model: str, settings: ForecastSettings
+    panel: Panel, codes: np.ndarray, model: str, settings: ForecastSettings,
+    exog: Exog | None = None,
 ) -> pd.DataFrame:
     """One StatsForecast(n_jobs=1) call for the series routed to one model."""
     from statsforecast import StatsForecast
@@ -115,7 +132,11 @@ def _forecast_group(
     h = settings.horizon_days
     guard = settings.guard(model)
     sf = StatsForecast(models=[guard], freq=1, n_jobs=1)
-    raw = sf.forecast(df=panel.long(codes), h=h, level=list(settings.levels))
+    levels = list(settings.levels)
+    if exog is None:
+        raw = sf.forecast(df=panel.long(codes), h=h, level=levels)
+    else:
+        raw = sf.forecast(df=exog.history(codes), h=h, level=levels, X_df=exog.future(codes, h))
     outcomes = pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
     if len(outcomes) != len(codes):
         raise RuntimeError(f"{model}: {len(outcomes)} outcomes for {len(codes)} series")
@@ -173,22 +194,28 @@ def per_bucket(
     *,
     as_of_date: dt.date,
     buckets: int,
+    promo_days: DataFrame | None = None,
 ) -> DataFrame:
     """Run fn(history, models) once per bucket of series, co-grouping sales and model rows.
 
     Both sides are hash-partitioned into `buckets` partitions by the same bucket column,
     so the co-group adds no shuffle; history is sku_id, location_id, day (epoch day),
-    quantity up to as_of_date; models is sku_id, location_id, model and any other
-    per-series columns fn needs.
+    quantity up to as_of_date, plus one row with a null quantity per promotion day of
+    `promo_days` (sku_id, location_id, date; history and horizon); models is sku_id,
+    location_id, model and any other per-series columns fn needs.
     """
     from pyspark.sql import functions as F
 
     def by_bucket(df: DataFrame) -> DataFrame:
         return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
 
-    history = sales.where(F.col("date") <= F.lit(as_of_date)).select(
-        "sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"
-    )
+    def epoch(df: DataFrame, quantity: Column) -> DataFrame:
+        day = F.datediff("date", F.lit(EPOCH)).alias("day")
+        return df.select("sku_id", "location_id", day, quantity.cast("double").alias("quantity"))
+
+    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"))
+    if promo_days is not None:
+        history = history.unionByName(epoch(promo_days, F.lit(None)))
     return (
         by_bucket(history)
         .groupBy("bucket")
@@ -204,6 +231,8 @@ def forecast(
     as_of_date: dt.date,
     settings: ForecastSettings,
     buckets: int,
+    events: Events | None = None,
+    promo_days: DataFrame | None = None,
 ) -> DataFrame:
     """Forecast every routed series: one `forecast_bucket` call per bucket of series.
 
@@ -213,13 +242,15 @@ def forecast(
         as_of_date: last day of history used.
         settings: forecast settings.
         buckets: number of series groups (and partitions); each is one UDF call.
+        events: calendar events for the regressors (None: no regressors).
+        promo_days: promotion days per series (`calendar.promo_days`), with events.
 
     Returns:
         The forecasts frame (`output_schema` plus as_of_date), lazily.
     """
     from pyspark.sql import functions as F
 
-    fn = partial(forecast_bucket, settings=settings, as_of_date=as_of_date)
+    fn = partial(forecast_bucket, settings=settings, as_of_date=as_of_date, events=events)
     out = per_bucket(sales, routes, fn, output_schema(settings.levels),
-                     as_of_date=as_of_date, buckets=buckets)
+                     as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
     return out.withColumn("as_of_date", F.lit(as_of_date))

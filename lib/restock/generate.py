@@ -1,4 +1,5 @@
-"""Synthetic retail data for the `sales`, `inventory` and `item_params` input tables.
+"""Synthetic retail data for the `sales`, `inventory`, `item_params`, `calendar` and
+`promotions` input tables.
 
 Series are generated on the executors: `spark.range(n_series)` feeds `mapInPandas` batch
 functions, and series i draws only from `np.random.default_rng([seed, i, stream])`, so the
@@ -9,6 +10,13 @@ Demand patterns (shares of series): smooth 30%, erratic 15%, intermittent 30%, l
 end-of-life items 5% (decay, then no sales for the last 60-300 days; 80% are declared
 `end_of_life`, the others stay `active` and stop at least 150 days before the end date so
 that profiling can detect them). 40% of series have yearly seasonality, 30% have promotions.
+Promotions are 3-10-day windows, 2-6 a year, drawn over the history and `FUTURE_DAYS` beyond
+it: `promotions` lists every window (the future ones are planned promotions), `sales` marks
+the past ones (`promo`, discounted `price`) and multiplies their demand by the item's uplift.
+The `calendar` holds global events (location_id null): New Year (Jan 1) and the Christmas
+run-up (Dec 18-24), type `holiday`; Double 11 (Nov 11) and Black Friday (the day after the
+fourth Thursday of November), type `shopping_festival`; each multiplies every series'
+demand by that series' uplift for the event type.
 Inventory on hand covers U(0, 45) days of active-phase demand (end-of-life items keep it as
 leftover stock); 30% have an open order; 4% of the others are out of stock with backorders.
 
@@ -40,7 +48,8 @@ MAX_LOCATIONS = 10
 PATTERNS = ("smooth", "erratic", "intermittent", "lumpy", "new", "end_of_life")
 PATTERN_SHARES = (0.30, 0.15, 0.30, 0.15, 0.05, 0.05)
 CORRUPTIONS = ("negative_quantity", "null_quantity", "nan_quantity", "duplicate", "null_sku")
-_SPEC, _SALES, _PARAMS, _INVENTORY, _BAD_ROWS = range(5)  # random sub-streams of a series
+_SPEC, _SALES, _PARAMS, _INVENTORY, _BAD_ROWS, _PROMOS = range(6)  # random sub-streams
+FUTURE_DAYS = 56  # planned promotions and calendar events reach this far past the end date
 _SERIES_PER_PART = 250
 _CHUNK_SERIES = 64  # series per yielded pandas frame: bounds executor memory
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -78,6 +87,8 @@ class SeriesSpec:
     lifecycle_days: int  # new: days of history; end_of_life: days without sales at the end
     decay_days: int
     declared_eol: bool
+    holiday_uplift: float
+    festival_uplift: float
 
     @property
     def mean_daily(self) -> float:
@@ -127,6 +138,8 @@ def series_spec(seed: int, series_id: int) -> SeriesSpec:
         lifecycle_days=lifecycle_days,
         decay_days=int(rng.integers(30, 121)),
         declared_eol=bool(declared_eol),
+        holiday_uplift=float(rng.uniform(1.2, 1.8)),
+        festival_uplift=float(rng.uniform(1.5, 3.0)),
     )
 
 
@@ -146,7 +159,8 @@ def series_sales(
         Arrays `day`, `quantity`, `promo`, `price` for the days with quantity > 0.
     """
     rng = np.random.default_rng([seed, series_id, _SALES])
-    promo = _promo_days(rng, spec, len(day_numbers))
+    starts, ends = promo_windows(spec, seed, series_id, day_numbers[0], day_numbers[-1])
+    promo = _covered(day_numbers, starts, ends)
     factor = _demand_factor(spec, day_numbers, promo)
     quantity = _quantities(rng, spec, factor)
     noise = rng.normal(0.0, 0.02, len(day_numbers))
@@ -160,15 +174,58 @@ def series_sales(
     }
 
 
-def _promo_days(rng: np.random.Generator, spec: SeriesSpec, n_days: int) -> np.ndarray:
-    """Boolean mask of promotion days: a few 3-10-day windows per year."""
-    n_windows = rng.poisson(spec.promos_per_year * n_days / 365.0)
-    starts = rng.integers(0, n_days, n_windows)
-    ends = np.minimum(starts + rng.integers(3, 11, n_windows), n_days)
-    edges = np.zeros(n_days + 1, dtype=np.int64)
-    np.add.at(edges, starts, 1)
-    np.add.at(edges, ends, -1)
+def promo_windows(
+    spec: SeriesSpec, seed: int, series_id: int, first_day: int, last_day: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Promotion windows (first and last epoch day, inclusive) of one series (stream `_PROMOS`).
+
+    Poisson(promos_per_year × span / 365) windows of 3-10 days start uniformly over
+    first_day .. last_day + FUTURE_DAYS; the ones starting after last_day are planned.
+    """
+    rng = np.random.default_rng([seed, series_id, _PROMOS])
+    span = int(last_day + FUTURE_DAYS - first_day + 1)
+    n_windows = rng.poisson(spec.promos_per_year * span / 365.0)
+    starts = first_day + np.sort(rng.integers(0, span, n_windows))
+    return starts, starts + rng.integers(2, 10, n_windows)
+
+
+def _covered(day_numbers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each day falls inside one of the [start, end] windows."""
+    edges = np.zeros(len(day_numbers) + 1, dtype=np.int64)
+    first = day_numbers[0]
+    np.add.at(edges, np.clip(starts - first, 0, len(day_numbers)), 1)
+    np.add.at(edges, np.clip(ends + 1 - first, 0, len(day_numbers)), -1)
     return np.cumsum(edges[:-1]) > 0
+
+
+def calendar_events(first_day: int, last_day: int) -> pd.DataFrame:
+    """The global events between two epoch days: date, location_id (null), event, event_type."""
+    days = pd.date_range(_EPOCH + first_day, _EPOCH + last_day, freq="D")
+    month, day = days.month.to_numpy(), days.day.to_numpy()
+    thanksgiving = (month == 11) & (days.dayofweek.to_numpy() == 3) & (day >= 22) & (day <= 28)
+    rules = [
+        ("New Year", "holiday", (month == 1) & (day == 1)),
+        ("Christmas", "holiday", (month == 12) & (day >= 18) & (day <= 24)),
+        ("Double 11", "shopping_festival", (month == 11) & (day == 11)),
+        ("Black Friday", "shopping_festival", np.roll(thanksgiving, 1)),
+    ]
+    frames = [
+        pd.DataFrame({"date": days[mask].date, "event": name, "event_type": kind})
+        for name, kind, mask in rules
+    ]
+    out = pd.concat(frames, ignore_index=True).sort_values("date", ignore_index=True)
+    out["location_id"] = None
+    return out[CALENDAR_COLUMNS]
+
+
+def _event_uplift(spec: SeriesSpec, day_numbers: np.ndarray) -> np.ndarray:
+    """The series' multiplier on each day from the global calendar events."""
+    events = calendar_events(int(day_numbers[0]), int(day_numbers[-1]))
+    day = (events["date"].to_numpy(dtype="datetime64[D]") - _EPOCH).astype(np.int64)
+    uplift = {"holiday": spec.holiday_uplift, "shopping_festival": spec.festival_uplift}
+    factor = np.ones(len(day_numbers))
+    factor[day - day_numbers[0]] = events["event_type"].map(uplift).to_numpy(dtype=float)
+    return factor
 
 
 def _demand_factor(spec: SeriesSpec, day_numbers: np.ndarray, promo: np.ndarray) -> np.ndarray:
@@ -180,6 +237,7 @@ def _demand_factor(spec: SeriesSpec, day_numbers: np.ndarray, promo: np.ndarray)
     factor *= 1 + spec.season_amplitude * season
     factor *= np.exp(spec.trend_per_year * (day_numbers - end) / 365.0)
     factor *= np.where(promo, spec.promo_uplift, 1.0)
+    factor *= _event_uplift(spec, day_numbers)
     days_before_end = end - day_numbers
     if spec.pattern == "new":
         age = spec.lifecycle_days - 1 - days_before_end
@@ -249,6 +307,10 @@ def _day_numbers(days: int, end_date: datetime.date) -> np.ndarray:
     """The `days` days ending at end_date, as days since 1970-01-01."""
     end = int((np.datetime64(end_date, "D") - _EPOCH).astype(np.int64))
     return np.arange(end - days + 1, end + 1, dtype=np.int64)
+
+
+CALENDAR_COLUMNS, CALENDAR_SCHEMA = _contract("calendar")
+PROMOTIONS_COLUMNS, PROMOTIONS_SCHEMA = _contract("promotions")
 
 
 def _series_ids(batches: Iterator[pd.DataFrame]) -> Iterator[np.ndarray]:
@@ -370,6 +432,38 @@ def _inventory(spec: SeriesSpec, seed: int, series_id: int) -> tuple[float, floa
     return on_hand, on_order, backorders
 
 
+def promotions_batches(
+    batches: Iterator[pd.DataFrame],
+    seed: int,
+    days: int,
+    end_date: datetime.date,
+    n_locations: int,
+) -> Iterator[pd.DataFrame]:
+    """`PROMOTIONS_SCHEMA` rows: every promotion window of the series ids in the batches,
+    past and planned (up to FUTURE_DAYS after end_date)."""
+    day_numbers = _day_numbers(days, end_date)
+    for chunk in _series_ids(batches):
+        specs = [series_spec(seed, i) for i in chunk]
+        windows = [
+            promo_windows(spec, seed, i, day_numbers[0], day_numbers[-1])
+            for i, spec in zip(chunk, specs, strict=True)
+        ]
+        counts = [len(starts) for starts, _ in windows]
+        skus, locations = (np.repeat(ids, counts) for ids in _ids(n_locations, chunk))
+        frame = pd.DataFrame(
+            {
+                "sku_id": skus,
+                "location_id": locations,
+                "start_date": (np.concatenate([s for s, _ in windows]) + _EPOCH).astype(
+                    "datetime64[D]"),
+                "end_date": (np.concatenate([e for _, e in windows]) + _EPOCH).astype(
+                    "datetime64[D]"),
+                "discount": np.repeat([spec.promo_discount for spec in specs], counts),
+            }
+        )
+        yield frame[PROMOTIONS_COLUMNS]
+
+
 def generate(
     spark: SparkSession,
     n_series: int,
@@ -392,7 +486,8 @@ def generate(
             least spark.default.parallelism. The data does not depend on it.
 
     Returns:
-        `{"sales": df, "inventory": df, "item_params": df}` in their contracted schemas.
+        `{"sales": df, "inventory": df, "item_params": df, "calendar": df,
+        "promotions": df}` in their contracted schemas.
 
     Raises:
         ConfigError: a non-positive size or a bad_row_share outside [0, 1).
@@ -408,8 +503,14 @@ def generate(
                     bad_row_share=bad_row_share)
     params = partial(item_params_batches, seed=seed, n_locations=n_loc)
     inventory = partial(inventory_batches, seed=seed, end_date=end_date, n_locations=n_loc)
+    promotions = partial(promotions_batches, seed=seed, days=days, end_date=end_date,
+                         n_locations=n_loc)
+    day_numbers = _day_numbers(days, end_date)
+    events = calendar_events(int(day_numbers[0]), int(day_numbers[-1]) + FUTURE_DAYS)
     return {
         "sales": ids.mapInPandas(sales, SALES_SCHEMA),
         "inventory": ids.mapInPandas(inventory, INVENTORY_SCHEMA),
         "item_params": ids.mapInPandas(params, ITEM_PARAMS_SCHEMA),
+        "calendar": spark.createDataFrame(events, CALENDAR_SCHEMA),
+        "promotions": ids.mapInPandas(promotions, PROMOTIONS_SCHEMA),
     }

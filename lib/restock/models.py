@@ -11,6 +11,7 @@ import numpy as np
 from statsforecast import models as sf
 
 from restock.errors import ConfigError
+from restock.exog import multiplier, uplift_factors
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -18,11 +19,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build a model, what it costs (rank: ties go to the cheaper) and its intervals."""
+    """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
+    whether it fits exogenous regressors itself, and the fewest days it accepts."""
 
     build: Callable[[int], Any]
     cost_rank: int
     native_intervals: bool
+    exogenous: bool = False
+    min_days: int = 0
+
+
+YEAR_DAYS = 365
+
+
+def _mstl(season_length: int, trend: Any) -> Any:
+    """MSTL with the weekly (season_length) and the yearly cycle; `trend` fits the rest."""
+    return sf.MSTL(season_length=[season_length, YEAR_DAYS], trend_forecaster=trend)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -43,7 +55,14 @@ MODELS: dict[str, ModelSpec] = {
     "TSB": ModelSpec(lambda s: sf.TSB(alpha_d=0.1, alpha_p=0.1), 2, False),
     "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True),
     "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
-    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True),
+    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
+    # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
+    # the exogenous regressors (promotions, events)
+    # (two whole years: STL estimates a yearly component from less without complaint)
+    "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
+                      min_days=2 * YEAR_DAYS),
+    "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
+                            min_days=2 * YEAR_DAYS),
 }
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 
@@ -72,6 +91,12 @@ class Guarded:
     as a failure. Models without native intervals get empirical ones: signed errors of
     rolling-origin refits on the series' own history, pooled over windows and steps.
     `outcomes` logs, per call, (model used, status, interval method, error).
+
+    Exogenous indicators (X for history, X_future for the horizon, see `restock.exog`) go
+    to models that fit regressors, without the columns that never vary in the history (a
+    constant regressor makes the fit singular). Other models, with `uplift` 'posthoc', are
+    fitted on y divided by the indicators' uplift (`exog.uplift_factors`) and their
+    forecast and bounds multiplied by the horizon's uplift; with 'none' X is ignored.
     """
 
     def __init__(
@@ -81,12 +106,14 @@ class Guarded:
         season_length: int,
         interval_windows: int,
         interval_step: int,
+        uplift: tuple[str, int, int] = ("none", 0, 0),
     ) -> None:
         self.alias = model
         self.chain = [(n, MODELS[n]) for n in [model, *[f for f in fallbacks if f != model]]]
         self.season_length = season_length
         self.interval_windows = interval_windows
         self.interval_step = interval_step
+        self.uplift = uplift  # (mode, min_event_days, baseline_days)
         self.outcomes: list[tuple[str | None, str, str, str | None]] = []
 
     uses_exog = False
@@ -115,7 +142,7 @@ class Guarded:
             try:
                 with warnings.catch_warnings():  # a failure is recorded, not warned about
                     warnings.simplefilter("ignore")
-                    result, method = self._one(name, spec, y, h, level)
+                    result, method = self._with_exog(name, spec, y, h, level, X, X_future)
             except Exception as exc:  # noqa: BLE001 - any model failure is contained here
                 first_error = first_error or f"{name}: {type(exc).__name__}: {exc}"[:500]
                 continue
@@ -126,12 +153,39 @@ class Guarded:
         nan = np.full(h, np.nan)
         return {"mean": nan, **{f"{s}-{lv}": nan for lv in level or () for s in ("lo", "hi")}}
 
-    def _one(
-        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None
+    def _with_exog(
+        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
+        X: np.ndarray | None, X_future: np.ndarray | None,
     ) -> tuple[dict[str, np.ndarray], str]:
-        """Fit one model; add intervals; refuse non-finite output."""
+        """Fit one model with the regressors, the post-hoc uplift, or neither."""
+        if X is None or X_future is None or not X.shape[1]:
+            return self._one(name, spec, y, h, level)
+        if spec.exogenous:
+            varies = X.min(axis=0) != X.max(axis=0)
+            if varies.any():
+                return self._one(name, spec, y, h, level, X[:, varies], X_future[:, varies])
+            return self._one(name, spec, y, h, level)
+        mode, min_event_days, baseline_days = self.uplift
+        if mode != "posthoc":
+            return self._one(name, spec, y, h, level)
+        factors = uplift_factors(y, X, min_event_days, baseline_days)
+        result, method = self._one(name, spec, y / multiplier(X, factors), h, level)
+        ahead = multiplier(X_future, factors)
+        return {key: values * ahead for key, values in result.items()}, method
+
+    def _one(
+        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
+        X: np.ndarray | None = None, X_future: np.ndarray | None = None,
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Fit one model; add intervals; refuse short histories and non-finite output."""
+        if y.size < spec.min_days:
+            raise ValueError(f"needs at least {spec.min_days} days of history, got {y.size}")
         model = spec.build(self.season_length)
-        if spec.native_intervals or not level:
+        if X is not None:
+            result = model.forecast(y=y, h=h, X=X, X_future=X_future,
+                                    level=list(level) if level else None)
+            method = "native" if level else "none"
+        elif spec.native_intervals or not level:
             result = model.forecast(y=y, h=h, level=list(level) if level else None)
             method = "native" if level else "none"
         else:

@@ -20,6 +20,7 @@ from restock.backtest import (
     residuals_table,
     selection_table,
 )
+from restock.calendar import CalendarSettings, collect_events, promo_days
 from restock.errors import ConfigError, ForecastFailureError, RunNotFoundError
 from restock.forecast import ForecastSettings, forecast
 from restock.models import check_models, routing_expr
@@ -27,6 +28,8 @@ from restock.profile import ProfileSettings, profile
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from restock.exog import Events
 
 KEYS = tables.SERIES_KEYS
 
@@ -61,12 +64,17 @@ class Inputs:
     daily: DataFrame | None = None
     item_params: DataFrame | None = None
     inventory: DataFrame | None = None
+    calendar: DataFrame | None = None
+    promotions: DataFrame | None = None
 
 
 _TAGGERS = {
     "item_params": quality.tag_item_params,
     "inventory": quality.tag_inventory,
+    "calendar": quality.tag_calendar,
+    "promotions": quality.tag_promotions,
 }
+CALENDAR_INPUTS = ("calendar", "promotions")  # read with sales when conf calendar.features
 
 
 def ingest(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Inputs:
@@ -76,6 +84,8 @@ def ingest(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) 
     caller gave none. A missing required table is an error; a missing optional one is None.
     """
     settings = quality.QualitySettings.from_conf(run.conf)
+    if "sales" in required and CalendarSettings.from_conf(run.conf).features:
+        optional = (*optional, *CALENDAR_INPUTS)
     present = [n for n in optional if tables.exists(run.spark, run.conf, n)]
     frames = {n: tables.read(run.spark, run.conf, n) for n in (*required, *present)}
     inputs = Inputs()
@@ -148,10 +158,11 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
     """Backtest candidates, write metrics, selection and residuals for the run."""
     settings = BacktestSettings.from_conf(run.conf)
     with run.recorded("backtest") as record:
-        candidates = candidates_of(profiled, settings)
+        candidates = candidates_of(profiled, settings, CalendarSettings.from_conf(run.conf))
+        events, promo = _regressors(inputs, run.as_of_date)
         results = backtest(
             inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
-            buckets=run.buckets(),
+            buckets=run.buckets(), events=events, promo_days=promo,
         ).persist()
         try:
             tables.write_run(
@@ -176,6 +187,11 @@ def routes_for(run: Run, profiled: DataFrame, models: Any) -> DataFrame:
 
     routing = run.conf["routing"]
     routed = profiled.withColumn("model", routing_expr(routing, int(routing["min_history_days"])))
+    cal = CalendarSettings.from_conf(run.conf)
+    yearly = cal.yearly_eligible() & F.col("model").isNotNull()
+    routed = routed.withColumn(
+        "model", F.when(yearly, F.lit(cal.yearly_model)).otherwise(F.col("model"))
+    )
     live = routed.where(F.col("model").isNotNull())
     if models in ("routed", "auto"):
         if models == "auto":
@@ -198,9 +214,11 @@ def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) ->
     settings = ForecastSettings.from_conf(run.conf)
     with run.recorded("forecast") as record:
         routes = routes_for(run, profiled, models)
+        horizon_end = run.as_of_date + dt.timedelta(days=settings.horizon_days)
+        events, promo = _regressors(inputs, horizon_end)
         out = forecast(
             inputs.daily, routes, as_of_date=run.as_of_date, settings=settings,
-            buckets=run.buckets(),
+            buckets=run.buckets(), events=events, promo_days=promo,
         ).persist()
         try:
             by_status = out.groupBy("status").agg(
@@ -309,6 +327,14 @@ def simulate_step(
         record.message = f"forecasts from run {source}; series by status: " + ", ".join(
             f"{k} {v}" for k, v in sorted(statuses.items()))
     return _this_run(run, "simulation_summary")
+
+
+def _regressors(inputs: Inputs, last_date: dt.date) -> tuple[Events | None, DataFrame | None]:
+    """Calendar events (to the driver: one row per event day) and promotion days up to
+    last_date, when the run read the calendar or promotions tables."""
+    events = collect_events(inputs.calendar, inputs.promotions is not None)
+    promo = promo_days(inputs.promotions, last_date) if inputs.promotions is not None else None
+    return events, promo
 
 
 def _first_run(

@@ -20,6 +20,7 @@ PROFILE_COLUMNS = [
     "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "nonzero_days",
     "zero_share", "adi", "cv2", "mean_daily_demand", "demand_std_daily", "total_quantity",
     "sales_value", "value_share_cum", "demand_class", "abc_class", "lifecycle",
+    "yearly_strength",
 ]
 
 
@@ -69,9 +70,13 @@ def profile(
     `eol_inactive_days`, `new` when the history is shorter than `new_history_days`.
     `demand_std_daily` is the population std of daily demand (days without sales count
     as 0) over the trailing `demand_std_days` (or the whole history when shorter): the σ_d
-    of the planner's `normal` safety stock.
+    of the planner's `normal` safety stock. `yearly_strength` (null below two whole years)
+    is `calendar.yearly_strength`.
     """
+    from restock.calendar import yearly_strength
+
     stats = _stats(daily, item_params, as_of_date, settings)
+    stats = stats.join(yearly_strength(daily, as_of_date), KEYS, "left")
     with_abc = _abc(stats, settings)
     return with_abc.select(*PROFILE_COLUMNS)
 

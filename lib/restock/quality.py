@@ -129,6 +129,37 @@ def tag_inventory(inventory: DataFrame) -> DataFrame:
     return _tag(inventory, rules, keys, "duplicate series and date")
 
 
+def tag_calendar(calendar: DataFrame) -> DataFrame:
+    """Add `reason` to calendar rows: null date, event or event type; a second row for the
+    same date, location and event (one is kept)."""
+    from pyspark.sql import functions as F
+
+    rules = [
+        (F.col("date").isNull(), "null date"),
+        (F.col("event").isNull() | F.col("event_type").isNull(), "null event or event_type"),
+    ]
+    keys = [c for c in ("date", "location_id", "event") if c in calendar.columns]
+    return _tag(calendar, rules, keys, "duplicate event")
+
+
+def tag_promotions(promotions: DataFrame) -> DataFrame:
+    """Add `reason` to promotions rows: null keys or dates, an end before the start, a
+    discount outside [0, 1); a second row with the same series and dates (one is kept)."""
+    from pyspark.sql import functions as F
+
+    rules = [
+        (_null_key(), "null series key"),
+        (F.col("start_date").isNull() | F.col("end_date").isNull(), "null start or end date"),
+        (F.col("end_date") < F.col("start_date"), "end_date before start_date"),
+    ]
+    if "discount" in promotions.columns:
+        d = F.col("discount")
+        rules.append((d.isNotNull() & (F.isnan(d) | (d < 0) | (d >= 1)),
+                      "discount outside [0, 1)"))
+    keys = ["sku_id", "location_id", "start_date", "end_date"]
+    return _tag(promotions, rules, keys, "duplicate promotion")
+
+
 def _null_key() -> Column:
     """A row without a full series key."""
     from pyspark.sql import functions as F
@@ -182,13 +213,17 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
     from pyspark.sql import functions as F
 
     original = [c for c in tagged.columns if c not in ("reason", "zeroed")]
-    day = "date" if "date" in tagged.columns else "as_of_date" if "as_of_date" in original else None
+    day = next((c for c in ("date", "as_of_date", "start_date") if c in original), None)
+
+    def column(name: str | None) -> Column:
+        return F.col(name) if name in original else F.lit(None)
+
     return tagged.where(F.col("reason").isNotNull()).select(
         F.lit(table).alias("source_table"),
         "reason",
-        "sku_id",
-        "location_id",
-        (F.col(day) if day else F.lit(None)).cast("date").alias("date"),
+        column("sku_id").cast("string").alias("sku_id"),
+        column("location_id").cast("string").alias("location_id"),
+        column(day).cast("date").alias("date"),
         F.to_json(F.struct(*original), {"ignoreNullFields": "false"}).alias("record"),
     )
 

@@ -155,7 +155,37 @@ def _accuracy(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
     return (
         "backtest accuracy (mean series MASE, pooled WAPE and bias; 'selected' = each "
         "series' chosen model, scored on the windows it was chosen on):\n" + _frame(frame)
-        + skill
+        + skill + _calendar_gain(spark, conf, run_id)
+    )
+
+
+def _calendar_gain(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """On the series with a material yearly cycle (the yearly model was a candidate): mean
+    MASE of the selected models against AutoETS with the weekly season only."""
+    from pyspark.sql import functions as F
+
+    from restock.calendar import CalendarSettings
+
+    yearly = CalendarSettings.from_conf(conf).yearly_model
+    rows = tables.read(spark, conf, "backtest_metrics").where(
+        (F.col("run_id") == run_id) & (F.col("scope") == "series") & (F.col("status") == "ok")
+    )
+    keys = ["sku_id", "location_id"]
+    eligible = rows.where(F.col("model") == yearly).select(*keys)
+    both = rows.join(eligible, keys).groupBy(*keys).agg(
+        F.max(F.when(F.col("selected"), F.col("mase"))).alias("selected"),
+        F.max(F.when(F.col("model") == "AutoETS", F.col("mase"))).alias("weekly"),
+        F.max((F.col("selected") & (F.col("model") == yearly)).cast("int")).alias("chose"),
+    ).where(F.col("selected").isNotNull() & F.col("weekly").isNotNull())
+    n, chose, selected, weekly = both.agg(
+        F.count(F.lit(1)), F.sum("chose"), F.avg("selected"), F.avg("weekly")
+    ).first()
+    if not n or not weekly:
+        return ""
+    return (
+        f"\ncalendar-aware: on the {n} series with a material yearly cycle ({chose} chose "
+        f"{yearly}), selected MASE {selected:.3f} against weekly-season AutoETS {weekly:.3f} "
+        f"({1 - selected / weekly:.1%} better)"
     )
 
 

@@ -52,6 +52,21 @@ INPUTS: dict[str, dict[str, dict[str, str]]] = {
         },
         "optional": {},
     },
+    # events by day: location_id null = every location
+    "calendar": {
+        "required": {"date": "date", "event": "string", "event_type": "string"},
+        "optional": {"location_id": "string"},
+    },
+    # promotion windows per series, first and last day inclusive; future rows are planned
+    "promotions": {
+        "required": {
+            "sku_id": "string",
+            "location_id": "string",
+            "start_date": "date",
+            "end_date": "date",
+        },
+        "optional": {"discount": "double"},
+    },
 }
 
 # Outputs: the job that writes each one (its `runs` row tells whether the run succeeded).
