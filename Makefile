@@ -70,7 +70,7 @@ test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
 
 test-fast: install ## pandas-level tests only (no Spark)
-	$(BIN)/pytest -q tests -m "not spark"
+	$(BIN)/pytest -q tests -m "not spark and not cluster"
 
 bench: bench-throughput bench-accuracy ## run both benchmarks (long)
 

@@ -18,7 +18,6 @@ from conftest import TEST_SPARK
 from restock import standalone, tables
 from restock.cli import main
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = 24
 HORIZON = 14
@@ -63,7 +62,7 @@ def submitted(cluster, spark, tmp_path_factory):
     warehouse = str(tmp_path_factory.mktemp("cluster_warehouse"))
     events = tmp_path_factory.mktemp("events")
     test_settings = [a for k, v in TEST_SPARK.items() for a in ("--set", f"spark.{k}={v}")]
-    assert main(["generate", "--series", str(SERIES), "--days", "150",
+    assert main(["generate", "--series", str(SERIES), "--days", "120",
                  "--warehouse", warehouse, *test_settings]) == 0
     argv = standalone.submit_command(
         cluster.master_url, "run", ["--warehouse", warehouse, "--run-id", "c1", *SMALL],

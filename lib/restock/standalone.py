@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except RestockError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"restock.standalone: error: {exc}", err=True)
         return 2
     return 0
 
