@@ -13,6 +13,7 @@ ENV        ?= local
 SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
+SIM_SHARE  ?= 0.5
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster
 MASTER_PORT     ?= 7077
@@ -43,7 +44,7 @@ PACK_DEPS   := $(PACK_VENV)/.deps
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
-        cluster-up cluster-down submit clean
+        bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -61,10 +62,11 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.session $(JARS_DIR)
 
-demo: install ## generate data, then run profile, backtest, forecast and plan; print a summary
+demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
+	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
@@ -72,13 +74,16 @@ test: install ## run the test suite (real local Spark + Delta)
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark and not cluster"
 
-bench: bench-throughput bench-accuracy ## run both benchmarks (long)
+bench: bench-throughput bench-accuracy bench-policy ## run every benchmark (long)
 
 bench-throughput: install ## Spark forecast step vs plain statsforecast, scaling curve
 	$(PY) bench/forecast_throughput.py
 
 bench-accuracy: install ## MASE / WAPE / bias per strategy on generated data
 	$(PY) bench/accuracy.py
+
+bench-policy: install ## policy simulator: achieved service vs target, restock vs baselines
+	$(PY) bench/policy.py
 
 lint: install ## ruff
 	$(BIN)/ruff check lib jobs tests bench
@@ -107,7 +112,7 @@ cluster-up: install ## start a standalone master + 2 workers (1 core, 2 GiB each
 cluster-down: ## stop the processes cluster-up started (by the pids in CLUSTER_DIR)
 	@if [ -x $(PY) ]; then $(CLUSTER) down $(CLUSTER_OPTS); else echo "no .venv: nothing started"; fi
 
-submit: package ## spark-submit jobs/$(JOB)_job.py to MASTER_URL: make submit JOB=run ARGS='--run-id x'
+submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=run ARGS='--run-id x'
 	@if [ "$(JOB)" = run ] && [ ! -d "$(WAREHOUSE)/sales/_delta_log" ]; then \
 	  echo "no sales table in $(WAREHOUSE): JOB=generate first ($(SERIES) series x $(DAYS) days)"; \
 	  $(SUBMIT) generate --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) \

@@ -64,6 +64,8 @@ OUTPUTS: dict[str, str] = {
     "backtest_residuals": "backtest",
     "model_selection": "backtest",
     "plans": "plan",
+    "simulation": "simulate",
+    "simulation_summary": "simulate",
 }
 SERIES_KEYS = ["sku_id", "location_id"]
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
