@@ -39,5 +39,5 @@ def test_job_entry_points_run_their_verb(job):
 
 def test_every_verb_that_writes_has_a_job():
     assert {p.name.removesuffix("_job.py") for p in JOBS.glob("*_job.py")} == {
-        "backtest", "forecast", "generate", "plan", "profile", "run"
+        "backtest", "forecast", "generate", "plan", "profile", "run", "simulate"
     }
