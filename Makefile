@@ -14,6 +14,7 @@ SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
 SIM_SHARE  ?= 0.5
+REPORT     ?= warehouse/report.html
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster
 MASTER_PORT     ?= 7077
@@ -62,11 +63,12 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.session $(JARS_DIR)
 
-demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy
+demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy; HTML report
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
 	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
+	$(BIN)/restock report --env $(ENV) --out $(REPORT)
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests

@@ -251,6 +251,19 @@ def summary_cmd(run_id, **options) -> None:
     click.echo(report.summary_text(ctx.spark, ctx.conf, run_id))
 
 
+@cli.command("report")
+@click.option("--run-id", help="Run to report (default: the latest plan run).")
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="Where to write the HTML file.")
+@common_options
+def report_cmd(run_id, out, **options) -> None:
+    """Write a self-contained HTML report: forecasts, accuracy, the plan, the simulation."""
+    from restock.html_report import write_report
+
+    ctx = _context(options)
+    click.echo(f"report written to {write_report(ctx.spark, ctx.conf, run_id, out).resolve()}")
+
+
 def _models(flag: str | None, conf: dict[str, Any]) -> Any:
     """--models flag, else conf forecast.models; comma lists become lists."""
     value = flag if flag is not None else conf["forecast"]["models"]
