@@ -14,10 +14,34 @@ SERIES     ?= 500
 DAYS       ?= 1095
 SEED       ?= 42
 SIM_SHARE  ?= 0.5
-MASTER_URL ?= spark://127.0.0.1:7077
 REPORT     ?= warehouse/report.html
-# pyspark's own Spark distribution (evaluated only by the targets that use it)
-SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
+# local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
+CLUSTER_DIR     ?= .cluster
+MASTER_PORT     ?= 7077
+MASTER_UI_PORT  ?= 8090
+WORKER_UI_PORTS ?= 8091,8092
+WORKER_CORES    ?= 1
+WORKER_MEMORY   ?= 2g
+EXECUTOR_MEMORY ?= 1g
+MASTER_URL      ?= spark://127.0.0.1:$(MASTER_PORT)
+WAREHOUSE       ?= $(CURDIR)/warehouse
+JOB             ?= run
+ARGS            ?=
+# shuffle and Delta snapshot partitions sized for this 2-core cluster, as in conf/local.yaml
+# (conf/cluster.yaml's 400 are for a real cluster: CLUSTER_SETTINGS= keeps them)
+CLUSTER_SETTINGS ?= --set spark.sql.shuffle.partitions=8 --set spark.databricks.delta.snapshotPartitions=2
+CLUSTER         := $(PY) -m restock.standalone
+CLUSTER_OPTS     = --state-dir $(CLUSTER_DIR) --master-port $(MASTER_PORT) \
+                   --master-ui-port $(MASTER_UI_PORT) --worker-ui-ports $(WORKER_UI_PORTS) \
+                   --worker-cores $(WORKER_CORES) --worker-memory $(WORKER_MEMORY)
+SUBMIT           = $(CLUSTER) submit --master-url $(MASTER_URL) --executor-memory $(EXECUTOR_MEMORY)
+# package: the wheel, and a packed venv (wheel + requirements.lock, without pyspark, which
+# every Spark node already has) that executors unpack with --archives ...#environment
+VERSION     = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+WHEEL       = dist/restock-$(VERSION)-py3-none-any.whl
+ENV_ARCHIVE := dist/restock-env.tar.gz
+PACK_VENV   := build/pack-venv
+PACK_DEPS   := $(PACK_VENV)/.deps
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
@@ -50,7 +74,7 @@ test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
 
 test-fast: install ## pandas-level tests only (no Spark)
-	$(BIN)/pytest -q tests -m "not spark"
+	$(BIN)/pytest -q tests -m "not spark and not cluster"
 
 bench: bench-throughput bench-accuracy bench-policy ## run every benchmark (long)
 
@@ -66,28 +90,37 @@ bench-policy: install ## policy simulator: achieved service vs target, restock v
 lint: install ## ruff
 	$(BIN)/ruff check lib jobs tests bench
 
-package: install ## build dist/restock-*.whl and dist/restock.zip (--py-files for spark-submit)
+package: $(ENV_ARCHIVE) ## build the wheel and dist/restock-env.tar.gz (packed venv for executors)
+
+$(WHEEL): $(INSTALLED) pyproject.toml $(shell find lib -name '*.py' -o -name py.typed)
+	@mkdir -p dist && rm -f dist/restock-*.whl
 	$(BIN)/pip wheel --quiet --no-deps -w dist .
-	cd lib && rm -f ../dist/restock.zip && zip -qr ../dist/restock.zip restock -x '*__pycache__*'
 
-cluster-up: install ## start a local Spark standalone master + worker (2 cores) in the background
-	@mkdir -p .cluster
-	nohup $(SPARK_HOME)/bin/spark-class org.apache.spark.deploy.master.Master \
-	  --host 127.0.0.1 --port 7077 --webui-port 8090 > .cluster/master.log 2>&1 & echo $$! > .cluster/master.pid ; \
-	sleep 3 ; \
-	nohup $(SPARK_HOME)/bin/spark-class org.apache.spark.deploy.worker.Worker \
-	  --cores 2 --memory 6g --webui-port 8091 $(MASTER_URL) > .cluster/worker.log 2>&1 & echo $$! > .cluster/worker.pid
-	@echo "master at $(MASTER_URL)"
+$(PACK_DEPS): $(INSTALLED) pyproject.toml requirements.lock
+	rm -rf $(PACK_VENV)
+	$$($(PY) -c 'import sys; print(sys._base_executable)') -m venv $(PACK_VENV)
+	$(PACK_VENV)/bin/pip install --quiet -c requirements.lock .
+	$(PACK_VENV)/bin/pip uninstall --quiet -y pyspark py4j
+	@touch $@
 
-cluster-down: ## stop the local standalone cluster
-	-@for p in .cluster/worker.pid .cluster/master.pid; do test -f $$p && kill $$(cat $$p) && rm -f $$p; done; true
+$(ENV_ARCHIVE): $(PACK_DEPS) $(WHEEL)
+	$(PACK_VENV)/bin/pip install --quiet --no-deps --force-reinstall $(WHEEL)
+	$(BIN)/venv-pack --quiet --force -p $(PACK_VENV) -o $@
+	@du -h $@ | awk '{print "packed environment: " $$1 " " $$2}'
 
-submit: package ## spark-submit `restock run` to MASTER_URL (default: the local standalone cluster)
-	SPARK_HOME=$(SPARK_HOME) $(BIN)/spark-submit --master $(MASTER_URL) \
-	  --packages $$(cat $(JARS_OK)) --conf spark.jars.ivy=$(CURDIR)/$(JARS_DIR)/ivy \
-	  --conf spark.pyspark.python=$(CURDIR)/$(PY) --conf spark.pyspark.driver.python=$(CURDIR)/$(PY) \
-	  --driver-java-options -Dlog4j.configurationFile=file:$(CURDIR)/conf/log4j2.properties \
-	  --py-files dist/restock.zip jobs/run_job.py --env cluster --warehouse $(CURDIR)/warehouse
+cluster-up: install ## start a standalone master + 2 workers (1 core, 2 GiB each) on 127.0.0.1
+	$(CLUSTER) up $(CLUSTER_OPTS)
+
+cluster-down: ## stop the processes cluster-up started (by the pids in CLUSTER_DIR)
+	@if [ -x $(PY) ]; then $(CLUSTER) down $(CLUSTER_OPTS); else echo "no .venv: nothing started"; fi
+
+submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=run ARGS='--run-id x'
+	@if [ "$(JOB)" = run ] && [ ! -d "$(WAREHOUSE)/sales/_delta_log" ]; then \
+	  echo "no sales table in $(WAREHOUSE): JOB=generate first ($(SERIES) series x $(DAYS) days)"; \
+	  $(SUBMIT) generate --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) \
+	    --series $(SERIES) --days $(DAYS) --seed $(SEED) || exit 1; \
+	fi
+	$(SUBMIT) $(JOB) --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) $(ARGS)
 
 clean: ## remove the warehouse, build output and caches (keeps .venv and .jars)
 	rm -rf warehouse dist build spark-warehouse metastore_db derby.log .pytest_cache
