@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--unmet", choices=("lost", "backorder"), default="lost")
     parser.add_argument("--policy", choices=("periodic", "continuous"), default="periodic")
+    parser.add_argument("--no-rounding", action="store_true",
+                        help="set every MOQ and pack size to 0 (isolates the rounding's effect)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="restock-policy-bench-"))
     try:
@@ -53,6 +55,8 @@ def main() -> None:
 
 def run(args: argparse.Namespace, work: Path) -> tuple[pd.DataFrame, dict[str, float]]:
     """Generate, fit at the cut-off, simulate the held-out days; the summary and timings."""
+    from pyspark.sql import functions as F
+
     from restock import pipeline, tables
     from restock.generate import generate
     from restock.session import build_spark
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace, work: Path) -> tuple[pd.DataFrame, dict[str, f
     conf["policy"]["type"] = args.policy
     spark = build_spark(conf)
     for name, df in generate(spark, args.series, args.days, args.seed, END_DATE).items():
+        if name == "item_params" and args.no_rounding:
+            df = df.withColumn("moq", F.lit(0.0)).withColumn("pack_size", F.lit(0.0))
         tables.write_input(df, conf, name, "bench policy")
     timings = {}
     cutoff = END_DATE - dt.timedelta(days=args.holdout)
@@ -94,7 +100,8 @@ def report(summary: pd.DataFrame, timings: dict[str, float], args: argparse.Name
     ).sort_values(["order", "group", "strategy", "ss_method"])
     pd.set_option("display.width", 200)
     print(f"\npolicy simulation: {args.series} series x {args.days} days, last {args.holdout} "
-          f"days replayed, {args.policy} review, unmet demand {args.unmet}")
+          f"days replayed, {args.policy} review, unmet demand {args.unmet}"
+          + (", MOQ and pack size set to 0" if args.no_rounding else ""))
     for name, value in timings.items():
         print(f"  {name}: {value:,.1f}" if isinstance(value, float) else f"  {name}: {value}")
     print(summary[COLUMNS].round(3).to_string(index=False))
