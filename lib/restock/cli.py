@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from restock.errors import RestockError
+from restock.tables import INPUTS
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -229,6 +230,39 @@ def summary_cmd(run_id, **options) -> None:
     click.echo(report.summary_text(ctx.spark, ctx.conf, run_id))
 
 
+@cli.command("ingest")
+@click.argument("table", type=click.Choice(sorted(INPUTS)))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "delta"]),
+              help="File format (default: from the file name; a folder with _delta_log is delta).")
+@click.option("--mapping", multiple=True, metavar="COLUMN=FILE_COLUMN",
+              help="Read a contract column from a differently named file column, "
+                   "e.g. --mapping sku_id=item_code.")
+@click.option("--as-of-date", type=_DATE,
+              help="Reject rows dated after this day (default: today, UTC).")
+@click.option("--run-id", help="Run id (default: a new one).")
+@common_options
+def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> None:
+    """Load CSV, Parquet or Delta files into an input table (MERGE on its key).
+
+    Rejected rows go to `quarantine` with the file, the reason and the raw values; exact
+    duplicates are dropped and counted. Prints rows read = accepted + quarantined +
+    duplicates, and the rows inserted, updated and unchanged.
+    """
+    from restock import runs, tables
+    from restock.ingest import load
+    from restock.sources import parse_mapping
+
+    ctx = _context(options)
+    result = load(
+        ctx.spark, ctx.conf, table, list(paths),
+        run_id=tables.check_run_id(run_id) if run_id else runs.new_run_id(),
+        as_of_date=as_of_date.date() if as_of_date else dt.datetime.now(dt.timezone.utc).date(),
+        fmt=fmt, mapping=parse_mapping(mapping, table),
+    )
+    click.echo(result.summary())
+
+
 def _models(flag: str | None, conf: dict[str, Any]) -> Any:
     """--models flag, else conf forecast.models; comma lists become lists."""
     value = flag if flag is not None else conf["forecast"]["models"]
@@ -255,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except RestockError as exc:
         click.echo(f"restock: error: {exc}", err=True)
-        return 1
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
         if os.environ.get("RESTOCK_DEBUG"):
             traceback.print_exc()

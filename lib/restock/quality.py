@@ -1,4 +1,4 @@
-"""Sales validation: every input row is either accepted or quarantined with a reason."""
+"""Input validation: every input row is either accepted or quarantined with a reason."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.config import section
 from restock.errors import ConfigError, DataQualityError
-from restock.tables import SERIES_KEYS
+from restock.tables import INPUTS, SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -61,14 +61,26 @@ class QualityReport:
 def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
     """Add `reason` (null = accepted) to each sales row; zero negatives when conf says so.
 
-    Reasons, first match wins: null series key, null date, null quantity, quantity is
-    NaN, quantity is infinite, negative quantity (return), duplicate row (an exact copy
-    of an earlier row: one copy is kept).
+    Reasons, first match wins: the `sales_rules`, then duplicate row (an exact copy of an
+    earlier row: one copy is kept).
     """
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
-    negative = q < 0
+    tagged = _tag(sales, sales_rules(settings.negative_quantity), sales.columns, "duplicate row")
+    zeroed = F.col("reason").isNull() & (q < 0)
+    return tagged.withColumn("zeroed", zeroed).withColumn(
+        "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
+    )
+
+
+def sales_rules(negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
+    """Sales row rules: null series key, null date, null quantity, quantity is NaN,
+    quantity is infinite, and negative quantity (return) unless returns are kept
+    (`negative_quantity` other than `quarantine`)."""
+    from pyspark.sql import functions as F
+
+    q = F.col("quantity")
     rules = [
         (_null_key(), "null series key"),
         (F.col("date").isNull(), "null date"),
@@ -76,13 +88,9 @@ def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
         (F.isnan(q), "quantity is NaN"),
         (q.isin(float("inf"), float("-inf")), "quantity is infinite"),
     ]
-    if settings.negative_quantity == "quarantine":
-        rules.append((negative, "negative quantity (return)"))
-    tagged = _tag(sales, rules, sales.columns, "duplicate row")
-    zeroed = F.col("reason").isNull() & negative
-    return tagged.withColumn("zeroed", zeroed).withColumn(
-        "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
-    )
+    if negative_quantity == "quarantine":
+        rules.append((q < 0, "negative quantity (return)"))
+    return rules
 
 
 def tag_item_params(params: DataFrame) -> DataFrame:
@@ -91,6 +99,12 @@ def tag_item_params(params: DataFrame) -> DataFrame:
     Of several rows for one series, one is kept (the first in column order) and the others
     are quarantined as `duplicate series`.
     """
+    return _tag(params, item_params_rules(), SERIES_KEYS, "duplicate series")
+
+
+def item_params_rules() -> list[tuple[Column, str]]:
+    """item_params row rules: null keys, missing or negative lead time, unit cost not
+    positive, other negative figures, service level outside (0, 1), unknown lifecycle."""
     from pyspark.sql import functions as F
 
     def negative(name: str) -> tuple[Column, str]:
@@ -109,15 +123,21 @@ def tag_item_params(params: DataFrame) -> DataFrame:
         (F.col("lifecycle").isNotNull() & ~F.col("lifecycle").isin(*LIFECYCLES),
          "unknown lifecycle"),
     ]
-    return _tag(params, rules, SERIES_KEYS, "duplicate series")
+    return rules
 
 
 def tag_inventory(inventory: DataFrame) -> DataFrame:
     """Add `reason` to inventory rows: null keys or dates, missing or negative stock figures,
     a second row for the same series and date (one is kept)."""
+    keys = ["sku_id", "location_id", "as_of_date"]
+    return _tag(inventory, inventory_rules(), keys, "duplicate series and date")
+
+
+def inventory_rules() -> list[tuple[Column, str]]:
+    """Inventory row rules: null keys or date, missing, NaN or negative stock figures."""
     from pyspark.sql import functions as F
 
-    rules = [
+    return [
         (_null_key(), "null series key"),
         (F.col("as_of_date").isNull(), "null as_of_date"),
         *(
@@ -125,8 +145,20 @@ def tag_inventory(inventory: DataFrame) -> DataFrame:
             for n in ("on_hand", "on_order", "backorders")
         ),
     ]
-    keys = ["sku_id", "location_id", "as_of_date"]
-    return _tag(inventory, rules, keys, "duplicate series and date")
+
+
+def rules_for(table: str, negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
+    """The row rules of an input table; a table without its own rules gets null-key rules
+    (`null series key`, `null <column>`) for the key of its contract."""
+    from pyspark.sql import functions as F
+
+    if table == "sales":
+        return sales_rules(negative_quantity)
+    if table in _RULES:
+        return _RULES[table]()
+    key = INPUTS[table]["key"]
+    rules = [(_null_key(), "null series key")] if set(SERIES_KEYS) <= set(key) else []
+    return rules + [(F.col(c).isNull(), f"null {c}") for c in key if c not in SERIES_KEYS]
 
 
 def _null_key() -> Column:
@@ -134,6 +166,19 @@ def _null_key() -> Column:
     from pyspark.sql import functions as F
 
     return F.col("sku_id").isNull() | F.col("location_id").isNull()
+
+
+_RULES = {"item_params": item_params_rules, "inventory": inventory_rules}
+
+
+def first_reason(rules: list[tuple[Column, str]]) -> Column:
+    """The reason of the first rule a row breaks; null when it breaks none."""
+    from pyspark.sql import functions as F
+
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return reason
 
 
 def _tag(
@@ -144,10 +189,7 @@ def _tag(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    reason = F.lit(None).cast("string")
-    for condition, text in reversed(rules):
-        reason = F.when(condition, F.lit(text)).otherwise(reason)
-    tagged = df.withColumn("reason", reason)
+    tagged = df.withColumn("reason", first_reason(rules))
     same = Window.partitionBy(F.col("reason").isNull(), *unique).orderBy(*df.columns)
     later = F.col("reason").isNull() & (F.row_number().over(same) > 1)
     return tagged.withColumn("reason", F.when(later, F.lit(duplicate)).otherwise(F.col("reason")))
