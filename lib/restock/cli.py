@@ -180,12 +180,13 @@ def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
               help="Run the backtest and selection first (default: conf backtest.in_run).")
 @common_options
 def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
-    """Ingest, profile, (backtest,) forecast and plan in one run id."""
+    """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
     from restock import pipeline
 
     ctx = _context(options)
     run = ctx.run(run_id, as_of_date)
     inputs = pipeline.ingest(run, ("sales", "item_params", "inventory"))
+    pipeline.quality_step(run, inputs, _reference_date(as_of_date))
     profiled = pipeline.profile_step(run, inputs)
     if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
         pipeline.backtest_step(run, inputs, profiled)
@@ -261,6 +262,26 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
         fmt=fmt, mapping=parse_mapping(mapping, table),
     )
     click.echo(result.summary())
+
+
+@cli.command("quality")
+@_run_options
+@common_options
+def quality_cmd(run_id, as_of_date, **options) -> None:
+    """Validate sales and write the data_quality report (warn / fail thresholds in conf)."""
+    from restock import pipeline
+
+    run = _context(options).run(run_id, as_of_date)
+    found = pipeline.quality_step(run, pipeline.ingest(run, ("sales",)),
+                                  _reference_date(as_of_date))
+    for c in found:
+        click.echo(f"{c.severity:<5} {c.check:<20} {c.value:>10.4g}  {c.message}")
+    click.echo(f"run {run.run_id}: data_quality written (as of {run.as_of_date})")
+
+
+def _reference_date(as_of: dt.datetime | None) -> dt.date:
+    """The day freshness is measured to: the --as-of-date given, else today (UTC)."""
+    return as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
 
 
 def _models(flag: str | None, conf: dict[str, Any]) -> Any:

@@ -14,6 +14,7 @@ import pandas as pd
 from restock.config import section
 from restock.errors import ConfigError
 from restock.models import Guarded, check_models
+from restock.outliers import OutlierRule
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.tables import SERIES_KEYS
 
@@ -33,6 +34,7 @@ class ForecastSettings:
     interval_windows: int
     interval_step_days: int
     max_failed_share: float
+    outliers: OutlierRule = OutlierRule(0.0, 0)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
@@ -52,6 +54,7 @@ class ForecastSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             max_failed_share=float(fc["max_failed_share"]),
+            outliers=OutlierRule.from_conf(conf),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -67,7 +70,8 @@ def output_schema(levels: tuple[int, ...]) -> str:
     bounds = "".join(f", lo_{lv} double, hi_{lv} double" for lv in levels)
     return (
         "sku_id string, location_id string, model string, fitted_model string, step int, "
-        f"date date, yhat double{bounds}, interval_method string, status string, error string"
+        f"date date, yhat double{bounds}, interval_method string, status string, error string, "
+        "outliers_capped int"
     )
 
 
@@ -93,7 +97,7 @@ def forecast_bucket(
     columns = _columns(settings.levels)
     if history.empty or routes.empty:
         return pd.DataFrame(columns=columns)
-    panel = build_panel(history, epoch_day(as_of_date), settings.max_train_days)
+    panel = build_panel(history, epoch_day(as_of_date), settings.max_train_days, settings.outliers)
     routes = routes.assign(code=panel.codes_of(routes))
     routes = routes[routes["code"] >= 0]
     parts = [
@@ -132,6 +136,7 @@ def _forecast_group(
             "interval_method": per_row(outcomes["method"].to_numpy()),
             "status": per_row(outcomes["status"].to_numpy()),
             "error": per_row(outcomes["error"].to_numpy()),
+            "outliers_capped": per_row(panel.capped[codes]).astype("int32"),
         }
     )
     for lv in settings.levels:
@@ -186,7 +191,8 @@ def per_bucket(
         return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
 
     history = sales.where(F.col("date") <= F.lit(as_of_date)).select(
-        "sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"
+        "sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity",
+        *(["promo"] if "promo" in sales.columns else []),
     )
     return (
         by_bucket(history)

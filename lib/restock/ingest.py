@@ -50,7 +50,9 @@ class IngestSettings:
         ing = section(conf, "ingest")
         negative = str(ing["negative_quantity"])
         if negative not in _NEGATIVES:
-            raise ConfigError(f"ingest.negative_quantity must be one of {_NEGATIVES}, got '{negative}'")
+            raise ConfigError(
+                f"ingest.negative_quantity must be one of {_NEGATIVES}, got '{negative}'"
+            )
         rules = {str(k): str(v) for k, v in (ing.get("on_conflict") or {}).items()}
         for table, rule in rules.items():
             if rule not in CONFLICT_RULES:

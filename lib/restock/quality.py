@@ -238,16 +238,19 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
 def daily_sales(tagged: DataFrame) -> DataFrame:
     """Accepted rows summed per series and day (several transactions of a day add up).
 
-    Keeps `sales_value` = sum of quantity × price when sales has a price column (else null).
+    Keeps `sales_value` = sum of quantity × price when sales has a price column (else null),
+    and `promo` (any row of the day on promotion) when sales has a promo column.
     """
     from pyspark.sql import functions as F
 
     value = F.col("quantity") * F.col("price") if "price" in tagged.columns else F.lit(None)
+    promo = [F.max("promo").alias("promo")] if "promo" in tagged.columns else []
     return (
         tagged.where(F.col("reason").isNull())
         .groupBy("sku_id", "location_id", "date")
         .agg(
             F.sum("quantity").alias("quantity"),
             F.sum(value.cast("double")).alias("sales_value"),
+            *promo,
         )
     )

@@ -136,7 +136,9 @@ def _mapped(
         wanted = mapping.get(col, col)
         source = by_name.get(normalized(wanted))
         if source is None and col in mapping:
-            raise SchemaError(f"{path}: --mapping {col}={wanted}: the file has no column '{wanted}'")
+            raise SchemaError(
+                f"{path}: --mapping {col}={wanted}: the file has no column '{wanted}'"
+            )
         if source is None:
             if col in contract["required"]:
                 missing.append(col)
