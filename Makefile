@@ -18,7 +18,7 @@ MASTER_URL ?= spark://127.0.0.1:7077
 SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
+.PHONY: help install demo demo-csv test test-fast bench bench-throughput bench-accuracy lint package \
         cluster-up cluster-down submit clean
 
 help: ## list the targets
@@ -41,6 +41,13 @@ demo: install ## generate data, then run profile, backtest, forecast and plan; p
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
+
+demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, then run the pipeline on them
+	$(BIN)/restock ingest sales tests/data/sales.csv --env $(ENV) --warehouse warehouse-csv --as-of-date 2026-06-30
+	$(BIN)/restock ingest item_params tests/data/item_params.csv --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock ingest inventory tests/data/inventory.csv --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock run --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock summary --env $(ENV) --warehouse warehouse-csv
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
@@ -83,5 +90,5 @@ submit: package ## spark-submit `restock run` to MASTER_URL (default: the local 
 	  --py-files dist/restock.zip jobs/run_job.py --env cluster --warehouse $(CURDIR)/warehouse
 
 clean: ## remove the warehouse, build output and caches (keeps .venv and .jars)
-	rm -rf warehouse dist build spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf warehouse warehouse-csv dist build spark-warehouse metastore_db derby.log .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
