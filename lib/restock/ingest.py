@@ -5,8 +5,9 @@ exact duplicates dropped:
 
 1. parse: every contracted column from its raw string to the contract type; a value that is
    there but does not parse is rejected (`unparseable date`, `non-numeric quantity`, ...);
-2. the table's row rules (`quality.rules_for`), then non-finite numbers, then dates after
-   the as-of date: the first rule a row breaks is its quarantine reason;
+2. NaN and infinite numbers (`<column> is NaN` / `is infinite`: NaN is not a missing
+   value), the table's row rules (`quality.rules_for`), dates after the as-of date: the
+   first rule a row breaks is its quarantine reason;
 3. exact duplicates (the same parsed values in every column) of an accepted row are dropped
    and counted;
 4. rows sharing a key with different values are resolved by conf `ingest.on_conflict`:
@@ -110,10 +111,12 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
         *[F.col(c).alias(f"raw_{c}") for c in types],
         "source_file", "file_index", "row_index",
     )
+    doubles = [c for c, t in types.items() if t == "double"]
     rules = [
         *(_parse_rule(c, t) for c, t in types.items() if t in _PARSE_REASON),
+        *((F.isnan(c), f"{c} is NaN") for c in doubles),
+        *((F.col(c).isin(float("inf"), float("-inf")), f"{c} is infinite") for c in doubles),
         *quality.rules_for(table, settings.negative_quantity),
-        *((~_finite(F.col(c)), f"{c} is not finite") for c, t in types.items() if t == "double"),
         *((F.col(c) > F.lit(as_of_date), f"{c} after the as-of date")
           for c, t in types.items() if t == "date"),
     ]
@@ -268,13 +271,6 @@ def _parse_rule(col: str, kind: str) -> tuple[Column, str]:
 
     there = F.col(f"raw_{col}").isNotNull() & (F.trim(F.col(f"raw_{col}")) != "")
     return there & F.col(col).isNull(), f"{_PARSE_REASON[kind]} {col}"
-
-
-def _finite(c: Column) -> Column:
-    """Not NaN and not ±infinity (null counts as finite: null rules handle it)."""
-    from pyspark.sql import functions as F
-
-    return c.isNull() | ~(F.isnan(c) | c.isin(float("inf"), float("-inf")))
 
 
 def _resolve(tagged: DataFrame, columns: list[str], key: list[str], rule: str) -> DataFrame:
