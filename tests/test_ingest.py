@@ -272,3 +272,26 @@ def test_a_csv_export_and_a_parquet_file_load_and_run_end_to_end(spark, wconf, t
     report = tables.read(spark, wconf, "data_quality").where("run_id = 'e2e'").toPandas()
     assert set(report["check"]) >= {"missing_day_rate", "duplicate_rate", "freshness_days"}
     assert set(report["severity"]) <= {"ok", "warn"}
+
+
+def test_quality_report_warns_and_fails_by_thresholds(spark, wconf):
+    day = [dt.date(2026, 6, 21) + dt.timedelta(days=i) for i in range(10)]
+    rows = [(sku, "L", d, 3.0) for sku in ("A", "B") for d in day if d != day[4]]
+    rows.append(("A", "L", day[0], 3.0))  # an exact duplicate
+    schema = "sku_id string, location_id string, date date, quantity double"
+    tables.write_input(spark.createDataFrame(rows, schema), wconf, "sales", "test")
+    code = main(["quality", "--run-id", "q1", "--as-of-date", "2026-06-30",
+                 "--warehouse", wconf["warehouse"], *SPARK_FLAGS,
+                 "--set", "quality.checks.missing_day_rate.fail=0.05",
+                 "--set", "quality.max_quarantine_share=0.5"])
+    assert code == 1
+    report = tables.read(spark, wconf, "data_quality").where("run_id = 'q1'").toPandas()
+    got = report.set_index("check")
+    assert got.loc["missing_day_rate", "value"] == pytest.approx(1 / 10)  # 2026-06-25
+    assert got.loc["missing_day_rate", "severity"] == "fail"
+    assert got.loc["duplicate_rate", "value"] == pytest.approx(1 / 19)  # > fail 0.05 too
+    assert got.loc["duplicate_rate", "severity"] == "fail"
+    assert got.loc["freshness_days", ["value", "severity"]].tolist() == [0.0, "ok"]
+    assert got.loc["short_history_share", ["value", "severity"]].tolist() == [1.0, "warn"]
+    run = tables.read(spark, wconf, "runs").where("run_id = 'q1' AND job = 'quality'").first()
+    assert run["status"] == "failed" and "missing_day_rate 0.1 > fail 0.05" in run["message"]
