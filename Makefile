@@ -13,13 +13,14 @@ ENV        ?= local
 SERIES     ?= 500
 DAYS       ?= 730
 SEED       ?= 42
+SIM_SHARE  ?= 0.5
 MASTER_URL ?= spark://127.0.0.1:7077
 # pyspark's own Spark distribution (evaluated only by the targets that use it)
 SPARK_HOME  = $(shell $(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo demo-csv test test-fast bench bench-throughput bench-accuracy lint package \
-        cluster-up cluster-down submit clean
+        bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -37,10 +38,11 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.session $(JARS_DIR)
 
-demo: install ## generate data, then run profile, backtest, forecast and plan; print a summary
+demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
 	$(BIN)/restock run --env $(ENV)
 	$(BIN)/restock summary --env $(ENV)
+	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
 
 demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, then run the pipeline on them
 	$(BIN)/restock ingest sales tests/data/sales.csv --env $(ENV) --warehouse warehouse-csv --as-of-date 2026-06-30
@@ -55,13 +57,16 @@ test: install ## run the test suite (real local Spark + Delta)
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark"
 
-bench: bench-throughput bench-accuracy ## run both benchmarks (long)
+bench: bench-throughput bench-accuracy bench-policy ## run every benchmark (long)
 
 bench-throughput: install ## Spark forecast step vs plain statsforecast, scaling curve
 	$(PY) bench/forecast_throughput.py
 
 bench-accuracy: install ## MASE / WAPE / bias per strategy on generated data
 	$(PY) bench/accuracy.py
+
+bench-policy: install ## policy simulator: achieved service vs target, restock vs baselines
+	$(PY) bench/policy.py
 
 lint: install ## ruff
 	$(BIN)/ruff check lib jobs tests bench

@@ -11,7 +11,7 @@ import pytest
 from restock.cli import main
 
 VERBS = ["backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "run", "runs",
-         "show", "summary"]
+         "show", "simulate", "summary"]
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
 
 
@@ -40,5 +40,6 @@ def test_job_entry_points_run_their_verb(job):
 
 def test_every_verb_that_writes_has_a_job():
     assert {p.name.removesuffix("_job.py") for p in JOBS.glob("*_job.py")} == {
-        "backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "run"
+        "backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "run",
+        "simulate",
     }

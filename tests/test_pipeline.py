@@ -34,6 +34,8 @@ def warehouse(spark, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("pipeline"))
     assert restock(path, "generate", "--series", "16", "--days", "160", "--bad-rows", "0.01") == 0
     assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
+    assert restock(path, "simulate", "--run-id", "s1", "--set", "simulation.holdout_days=56",
+                   "--set", "simulation.min_train_days=42") == 0
     return path
 
 
@@ -79,6 +81,40 @@ def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     assert {"window", "series", "demand_class", "abc_class", "overall"} <= set(metrics["scope"])
     history = tables.history(spark, conf, "forecasts").toPandas()
     assert "t1" in set(history["userMetadata"])
+
+
+def test_simulate_replays_every_forecast_series_against_the_baselines(spark, base_conf,
+                                                                     warehouse):
+    conf = _conf(base_conf, warehouse)
+    sim = _run_rows(spark, conf, "simulation", "s1")
+    forecast_series = _run_rows(spark, conf, "forecasts", "t1")[["sku_id", "location_id"]]
+    keys = ["sku_id", "location_id"]
+    # every series of the forecast run is accounted for: simulated, or a row with its status
+    assert set(map(tuple, sim[keys].drop_duplicates().values)) == set(
+        map(tuple, forecast_series.drop_duplicates().values))
+    ok = sim[sim["status"] == "ok"]
+    assert len(ok) > 0 and set(sim["status"]) <= {"ok", "end_of_life", "no_item_params",
+                                                  "short_history"}
+    assert ok.groupby(keys).size().eq(5).all()  # 3 methods + 2 baselines per series
+    assert ok["fill_rate"].between(0, 1).all() and (ok["avg_inventory"] >= 0).all()
+    assert (ok["days"] == 56).all()
+    assert (ok["total_cost"] - ok["relevant_cost"] - ok["purchase_cost"]).abs().max() < 1e-6
+    summary = _run_rows(spark, conf, "simulation_summary", "s1")
+    overall = summary[summary["group_type"] == "overall"].set_index(["strategy", "ss_method"])
+    assert set(overall.index) == {("restock", "normal"), ("restock", "intervals"),
+                                  ("restock", "empirical"), ("naive", "none"),
+                                  ("moving_average", "none")}
+    assert (overall["series"] == ok[keys].drop_duplicates().shape[0]).all()
+    # the same forecasts with a safety stock on top hold more stock than the naive rule
+    naive = overall.loc[("naive", "none")]
+    for method in ("normal", "intervals", "empirical"):
+        assert overall.loc[("restock", method), "avg_inventory"] > naive["avg_inventory"]
+    served = ok.groupby(["strategy", "ss_method"])["served"].sum()
+    demand = ok.groupby(["strategy", "ss_method"])["demand"].sum()
+    assert overall["fill_rate"].to_dict() == pytest.approx((served / demand).to_dict())
+    jobs = _run_rows(spark, conf, "runs", "s1").set_index("job")
+    assert jobs.loc["simulate", "status"] == "succeeded"
+    assert jobs.loc["simulate", "series_count"] == len(forecast_series.drop_duplicates())
 
 
 def test_rerun_with_the_same_run_id_replaces_rather_than_duplicates(spark, base_conf, warehouse):

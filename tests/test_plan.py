@@ -161,7 +161,8 @@ def test_spark_plan_equals_plan_batch_on_the_same_rows(planned, settings):
 def test_first_model_residuals_and_latest_inventory_by_hand(planned):
     s1 = planned[0].set_index("sku_id").loc["S1"]
     assert s1["model"] == "AutoETS"  # sorted before SeasonalNaive
-    assert s1["sigma_daily"] == pytest.approx(2.0)  # (hi_95 − yhat)/1.959964 = 3.919928/1.959964
+    assert pd.isna(s1["sigma_daily"])  # empirical: no daily σ (the Spark σ = 2.0 input is
+    # checked against the hand-built rows in test_spark_plan_equals_plan_batch_on_the_same_rows)
     # latest inventory dated ≤ 2024-01-07 is 01-05: 5 on hand + 3 on order − 1 backordered
     assert (s1["on_hand"], s1["inventory_position"]) == (5.0, 7.0)
     # Only AutoETS residuals, service level 0.7 (item), P = L + R = 3, L = 2:
@@ -183,9 +184,11 @@ def test_statuses_for_missing_params_inventory_and_forecast(planned):
         "S5": "end_of_life",
     }
     assert (plans["order_qty"] == [36.0, 0.0, 25.0, 0.0, 0.0]).all()
-    # S3: class A 0.98, σ_d 1, P = 3 + 1 = 4: SS = 2.053749·1·2 = 4.107498, S = 16 + SS;
-    # IP 0 (no inventory) -> raw 20.107498, MOQ 25 -> 25
-    assert plans.loc["S3", "order_qty_raw"] == pytest.approx(20.107498, abs=1e-6)
+    # S3: class A 0.98, P = 3 + 1 = 4, new: the larger of intervals (σ_d 1) and Poisson
+    # (σ_d = sqrt(4) = 2): SS = 2.053749·2·2 = 8.214996, S = 16 + SS;
+    # IP 0 (no inventory) -> raw 24.214996, MOQ 25 -> 25
+    assert plans.loc["S3", "sigma_method"] == "poisson"
+    assert plans.loc["S3", "order_qty_raw"] == pytest.approx(24.214996, abs=1e-6)
     assert plans.loc["S3", "lifecycle"] == "new"
     assert plans.loc["S2", "inventory_position"] == 8.0
     assert pd.isna(plans.loc["S2", "total_cost_annual"])

@@ -151,7 +151,8 @@ def _row(**changes) -> dict:
     """The REQUIREMENTS example: d̄ 100, σ_d 20, L 4, CSL 0.95; R 0; IP 300 + 50 − 10 = 340."""
     row = dict(
         sku_id="S1", location_id="L1", model="AutoETS", lifecycle="active", abc_class=None,
-        demand_class="smooth", yhat=np.full(14, 100.0), sigma_daily=20.0, cum_errors=None,
+        demand_class="smooth", yhat=np.full(14, 100.0), sigma_daily=20.0, demand_std_daily=None,
+        cum_errors=None,
         lead_time_days=4.0, lead_time_std_days=0.0, review_period_days=0, unit_cost=10.0,
         order_cost=50.0, holding_rate=0.365, shortage_cost=5.0, moq=0.0, pack_size=0.0,
         service_level=0.95, on_hand=300.0, on_order=50.0, backorders=10.0, has_params=True,
@@ -173,7 +174,7 @@ NO_PARAMS = dict.fromkeys(
 
 def test_periodic_requirements_example():
     got = _plan(_row()).iloc[0]
-    assert got["status"] == "ok" and got["sigma_method"] == "normal"
+    assert got["status"] == "ok" and got["sigma_method"] == "intervals"
     assert got["protection_days"] == 4.0 and got["lead_time_demand"] == pytest.approx(400.0)
     assert got["safety_stock"] == pytest.approx(65.794, abs=1e-3)
     assert got["reorder_point"] == pytest.approx(465.794, abs=1e-3)
@@ -256,21 +257,46 @@ def test_safety_stock_method_empirical_normal_and_poisson():
     assert emp["safety_stock"] == pytest.approx(3.9)
     assert emp["reorder_point"] == pytest.approx(20 + 2.0)
     assert emp["order_up_to"] == pytest.approx(30 + 3.9)
-    # auto with too few samples (8 < 20) falls back to normal: 0.524401·3·sqrt(3) = 2.724865
+    # auto with too few samples (8 < 20) falls back to intervals: 0.524401·3·sqrt(3) = 2.724865
     auto = _plan(_row(**EMPIRICAL)).iloc[0]
-    assert auto["sigma_method"] == "normal"
+    assert auto["sigma_method"] == "intervals"
     assert auto["safety_stock"] == pytest.approx(2.724865, abs=1e-6)
     # "empirical" uses any sample; with σ_L 0.5: sqrt(3.9² + (0.524401·10·0.5)²) = 4.699457
     forced = _plan(_row(**EMPIRICAL, lead_time_std_days=0.5), safety_stock_method="empirical")
     assert forced.iloc[0]["safety_stock"] == pytest.approx(4.699457, abs=1e-6)
     # ROP: 20 + sqrt(2² + 2.622003²) = 20 + 3.297711
     assert forced.iloc[0]["reorder_point"] == pytest.approx(23.297711, abs=1e-6)
-    normal = _plan(_row(**EMPIRICAL), safety_stock_method="normal", empirical_min_samples=1)
-    assert normal.iloc[0]["safety_stock"] == pytest.approx(2.724865, abs=1e-6)
+    # normal: σ_d = std of daily demand (6): 0.524401·6·sqrt(3) = 5.449730; no std: Poisson
+    normal = _plan(_row(**EMPIRICAL, demand_std_daily=6.0), _row(**EMPIRICAL, sku_id="S2"),
+                   safety_stock_method="normal", empirical_min_samples=1)
+    assert list(normal["sigma_method"]) == ["normal", "poisson"]
+    assert normal.iloc[0]["safety_stock"] == pytest.approx(5.449730, abs=1e-6)
+    assert normal.iloc[0]["sigma_daily"] == 6.0
+    # intervals: σ_d from the intervals even with a demand std present
+    intervals = _plan(_row(**EMPIRICAL, demand_std_daily=6.0), safety_stock_method="intervals")
+    assert intervals.iloc[0]["safety_stock"] == pytest.approx(2.724865, abs=1e-6)
     # no σ: Poisson σ_d = sqrt(16) = 4; SS = 1.644854·4·sqrt(4) = 13.158829
     poisson = _plan(_row(yhat=np.full(14, 16.0), sigma_daily=None)).iloc[0]
     assert poisson["sigma_method"] == "poisson" and poisson["sigma_daily"] == 4.0
     assert poisson["safety_stock"] == pytest.approx(13.158829, abs=1e-6)
+
+
+def test_new_items_take_the_largest_safety_stock():
+    # same inputs: empirical 3.9, intervals 2.724865, normal 5.449730 -> a new item takes normal
+    rows = [_row(**EMPIRICAL, demand_std_daily=6.0, sku_id=sku, lifecycle=life)
+            for sku, life in (("old", "active"), ("new", "new"))]
+    plans = _plan(*rows, empirical_min_samples=8).set_index("sku_id")
+    assert plans.loc["old", "sigma_method"] == "empirical"
+    assert plans.loc["old", "safety_stock"] == pytest.approx(3.9)
+    assert plans.loc["new", "sigma_method"] == "normal"
+    assert plans.loc["new", "safety_stock"] == pytest.approx(5.449730, abs=1e-6)
+
+
+def test_purchase_cost_is_reported_outside_the_total():
+    got = _plan(_row()).iloc[0]
+    assert got["purchase_cost_annual"] == pytest.approx(10.0 * 100 * 365)
+    assert got["total_cost_annual"] == pytest.approx(
+        got["holding_cost_annual"] + got["ordering_cost_annual"] + got["shortage_cost_annual"])
 
 
 def test_statuses():

@@ -195,6 +195,28 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
+@cli.command("simulate")
+@click.option("--run-id", help="Run id of the simulation (default: a new one).")
+@click.option("--forecast-run-id",
+              help="Simulate the series and models of this forecast run (default: the latest).")
+@click.option("--as-of-date", type=_DATE,
+              help="End of the replayed period (default: the forecast run's as-of date).")
+@common_options
+def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
+    """Replay the policy on held-out demand; write simulation and simulation_summary.
+
+    The last simulation.holdout_days days before the as-of date are replayed day by day:
+    each review refits the series' model on the days before it, recomputes the policy and
+    orders; restock's three safety-stock methods run next to two baselines.
+    """
+    from restock import pipeline, report
+
+    run = _context(options).run(run_id, as_of_date)
+    summary = pipeline.simulate_step(run, forecast_run_id)
+    click.echo(report.simulation_text(summary.toPandas(), run.conf))
+    click.echo(f"run {run.run_id}: simulation written (as of {run.as_of_date})")
+
+
 @cli.command("runs")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @common_options

@@ -183,7 +183,8 @@ def per_bucket(
 
     Both sides are hash-partitioned into `buckets` partitions by the same bucket column,
     so the co-group adds no shuffle; history is sku_id, location_id, day (epoch day),
-    quantity up to as_of_date; models is sku_id, location_id, model.
+    quantity up to as_of_date; models is sku_id, location_id, model and any other
+    per-series columns fn needs.
     """
     from pyspark.sql import functions as F
 
@@ -197,7 +198,7 @@ def per_bucket(
     return (
         by_bucket(history)
         .groupBy("bucket")
-        .cogroup(by_bucket(models.select("sku_id", "location_id", "model")).groupBy("bucket"))
+        .cogroup(by_bucket(models).groupBy("bucket"))
         .applyInPandas(fn, schema)
     )
 

@@ -285,6 +285,48 @@ def plan_step(
         record.message = f"forecasts from run {source}"
 
 
+def simulate_step(
+    run: Run, forecast_run_id: str | None = None, inputs: Inputs | None = None
+) -> DataFrame:
+    """Replay the policy on the held-out end of history for the series of one forecast run.
+
+    Writes `simulation` (per series and strategy) and `simulation_summary` (by ABC class
+    and overall) and returns this run's summary rows (a few dozen).
+    """
+    from pyspark.sql import functions as F
+
+    from restock.simulate import SimulationSettings, series_inputs, simulate, summary_table
+
+    settings = SimulationSettings.from_conf(run.conf)
+    table = tables.read(run.spark, run.conf, "forecasts")
+    forecasts, source = _first_run(run, table, "forecasts", [forecast_run_id, run.run_id])
+    run.as_of_date = run.as_of_date or forecasts.select("as_of_date").first()[0]
+    if inputs is None or inputs.daily is None or inputs.item_params is None:
+        inputs = ingest(run, ("sales", "item_params"))
+    with run.recorded("simulate") as record:
+        series = series_inputs(forecasts, inputs.item_params,
+                               _run_rows(run, "series_profile", source))
+        if settings.sample_share < 1.0:
+            series = series.where(
+                F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(settings.sample_share * 10_000)
+            )
+        out = simulate(inputs.daily, series, settings=settings, as_of_date=run.as_of_date,
+                       buckets=run.buckets())
+        tables.write_run(_stamped(out, run).withColumn("forecast_run_id", F.lit(source)),
+                         run.conf, "simulation", run.run_id)
+        written = _this_run(run, "simulation")
+        summary = summary_table(written)
+        tables.write_run(_stamped(summary.withColumn("run_id", F.lit(run.run_id)), run),
+                         run.conf, "simulation_summary", run.run_id)
+        statuses = dict(written.groupBy("status").agg(F.countDistinct(*KEYS)).collect())
+        record.rows_out = written.count()
+        record.series_count = sum(statuses.values())
+        record.failed_series = statuses.get("failed", 0)
+        record.message = f"forecasts from run {source}; series by status: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(statuses.items()))
+    return _this_run(run, "simulation_summary")
+
+
 def _first_run(
     run: Run, table: DataFrame, name: str, preferred: list[str | None]
 ) -> tuple[DataFrame, str]:

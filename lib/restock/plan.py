@@ -124,16 +124,20 @@ def _latest_inventory(inventory: DataFrame, as_of_date: str | dt.date) -> DataFr
 
 
 def _with_profile(rows: DataFrame, profile: DataFrame | None) -> DataFrame:
-    """Add demand class, ABC class and the profile's lifecycle (all null without a profile)."""
+    """Add demand class, ABC class, the profile's lifecycle and the trailing std of daily
+    demand (all null without a profile)."""
     from pyspark.sql import functions as F
 
     if profile is None:
         return rows.select(
             "*", *[F.lit(None).cast("string").alias(c)
-                   for c in ("demand_class", "abc_class", "profile_lifecycle")]
+                   for c in ("demand_class", "abc_class", "profile_lifecycle")],
+            F.lit(None).cast("double").alias("demand_std_daily"),
         )
+    std = "demand_std_daily"  # absent from profiles written before it existed
     classes = profile.select(
-        *SERIES_KEYS, "demand_class", "abc_class", F.col("lifecycle").alias("profile_lifecycle")
+        *SERIES_KEYS, "demand_class", "abc_class", F.col("lifecycle").alias("profile_lifecycle"),
+        F.col(std) if std in profile.columns else F.lit(None).cast("double").alias(std),
     )
     return rows.join(classes, SERIES_KEYS, "left")
 

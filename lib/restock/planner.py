@@ -32,7 +32,7 @@ def _fields(ddl: str) -> tuple[tuple[str, str], ...]:
 
 PLAN_INPUT_SCHEMA = (
     "sku_id string, location_id string, model string, lifecycle string, abc_class string, "
-    "demand_class string, yhat array<double>, sigma_daily double, "
+    "demand_class string, yhat array<double>, sigma_daily double, demand_std_daily double, "
     "cum_errors array<array<double>>, lead_time_days double, lead_time_std_days double, "
     "review_period_days int, unit_cost double, order_cost double, holding_rate double, "
     "shortage_cost double, moq double, pack_size double, service_level double, "
@@ -52,10 +52,16 @@ PLAN_SCHEMA = (
     "order_value double, days_of_cover double, stockout_risk boolean, overstock boolean, "
     "excess_qty double, expected_fill_rate double, holding_cost_annual double, "
     "ordering_cost_annual double, shortage_cost_annual double, total_cost_annual double, "
-    "horizon_short boolean"
+    "purchase_cost_annual double, horizon_short boolean"
 )
 PLAN_FIELDS = _fields(PLAN_SCHEMA)
-_ORDERING = ("ok", "no_inventory")  # statuses whose rows get an order and a cost estimate
+_ORDERING = ("ok", "no_inventory")
+_CHAINS = {  # safety-stock method → the methods tried, in order (poisson always works)
+    "auto": ("empirical", "intervals", "normal", "poisson"),
+    "empirical": ("empirical", "intervals", "normal", "poisson"),
+    "intervals": ("intervals", "normal", "poisson"),
+    "normal": ("normal", "poisson"),
+}  # statuses whose rows get an order and a cost estimate
 _PANDAS_TYPES = {"double": "Float64", "int": "Int32", "boolean": "boolean"}
 
 
@@ -71,16 +77,15 @@ def plan_batch(pdf: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     P = L; when IP ≤ ROP order the smallest multiple of the EOQ that lifts IP above the
     ROP (up to the ROP when the EOQ is undefined). Then MOQ and pack rounding.
 
-    Safety stock: normal `z·sqrt(P·σ_d² + d̄²·σ_L²)`, with σ_d = sqrt(d̄) (Poisson) when the
-    forecast gave none; empirical (`auto`: at least `empirical_min_samples` backtest
-    samples; `empirical`: any sample) `sqrt(SS_emp² + (z·d̄·σ_L)²)`. `safety_stock` covers
-    P; the ROP uses the safety stock over L.
+    Safety stock by the configured method with fallbacks (see `_safety_stock`); new items
+    take the largest. `safety_stock` covers P; the ROP uses the safety stock over L.
 
     Annual cost model (ordering statuses only), Q the quantity per replenishment cycle:
     EOQ (continuous) or d̄·max(R, 1) (periodic: one order per review), D = d̄·days per
     year, h = holding rate·unit cost, σ_P the protection-interval σ (SS/z when empirical):
     holding `h·max(0, Q/2 + SS)`, ordering `K·D/Q`, shortage `p·σ_P·G(z)·D/Q`; expected
-    fill rate `1 − σ_P·G(z)/Q`. Purchase cost is left out (it does not depend on policy).
+    fill rate `1 − σ_P·G(z)/Q`. Purchase cost `c·D` is reported apart, outside the total
+    (it does not depend on the policy).
 
     Negative forecasts count as 0. Missing values are nulls (pandas NA), never NaN.
     """
@@ -199,29 +204,54 @@ def _demand(matrix: np.ndarray, v: dict[str, Any]) -> None:
 
 
 def _safety_stock(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
-    """Safety stock over L and over P, the σ used and its method, and σ over P."""
+    """Safety stock over L and over P, the σ_d used and its method, and σ over P.
+
+    Methods, each `z·sqrt(days·σ_d² + d̄²·σ_L²)` unless empirical:
+    - `normal`: σ_d = std of daily demand over the trailing window (`demand_std_daily`);
+    - `intervals`: σ_d from the forecast's widest interval at step 1 (`sigma_daily` in);
+    - `empirical`: `sqrt(SS_emp² + (z·d̄·σ_L)²)`, SS_emp the CSL quantile of pooled
+      backtest errors over the days (`auto` needs `empirical_min_samples` samples);
+    - `poisson`: σ_d = sqrt(d̄), the last resort.
+    A row without its method's input falls back along empirical → intervals → normal →
+    poisson (`auto` starts at empirical). New items take the largest safety stock of
+    every method available to them (the conservative choice for short histories).
+    """
     z, mean, lead, protection = (
         v[k] for k in ("z", "mean_daily_demand", "lead_time_days", "protection_days")
     )
     lead_std = _num(pdf["lead_time_std_days"], fill=0.0)
-    given = _num(pdf["sigma_daily"])
-    poisson = ~(given >= 0)
-    v["sigma_daily"] = np.where(poisson, np.sqrt(mean), given)
-    v["ss_lead"] = safety_stock_normal(z, v["sigma_daily"], lead, mean, lead_std)
-    v["safety_stock"] = safety_stock_normal(z, v["sigma_daily"], protection, mean, lead_std)
-    v["sigma_protection"] = safety_stock_normal(1.0, v["sigma_daily"], protection, mean, lead_std)
-    method = np.where(poisson, "poisson", "normal").astype(object)
-    if settings.safety_stock_method != "normal":
-        least = settings.empirical_min_samples if settings.safety_stock_method == "auto" else 1
-        ss_lead, ss_protection = _empirical(pdf["cum_errors"], v, least)
-        use = np.isfinite(ss_lead) & np.isfinite(ss_protection)
-        term = z * mean * lead_std
-        v["ss_lead"] = np.where(use, np.hypot(ss_lead, term), v["ss_lead"])
-        v["safety_stock"] = np.where(use, np.hypot(ss_protection, term), v["safety_stock"])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            equivalent = np.where(z > 0, v["safety_stock"] / z, np.nan)
-        v["sigma_protection"] = np.where(use, equivalent, v["sigma_protection"])
-        method = np.where(use, "empirical", method)
+    found: dict[str, tuple[np.ndarray, ...]] = {}  # method -> (usable, SS_L, SS_P, σ_d, σ_P)
+    sigmas = {"normal": _num(pdf["demand_std_daily"]), "intervals": _num(pdf["sigma_daily"]),
+              "poisson": np.sqrt(np.maximum(mean, 0.0))}
+    for name, sigma in sigmas.items():
+        usable = (sigma >= 0) & np.isfinite(sigma)
+        found[name] = (
+            usable, safety_stock_normal(z, sigma, lead, mean, lead_std),
+            safety_stock_normal(z, sigma, protection, mean, lead_std), sigma,
+            safety_stock_normal(1.0, sigma, protection, mean, lead_std),
+        )
+    least = settings.empirical_min_samples if settings.safety_stock_method == "auto" else 1
+    ss_lead, ss_protection = _empirical(pdf["cum_errors"], v, least)
+    term = z * mean * lead_std
+    with np.errstate(divide="ignore", invalid="ignore"):
+        equivalent = np.where(z > 0, np.hypot(ss_protection, term) / z, np.nan)
+    found["empirical"] = (
+        np.isfinite(ss_lead) & np.isfinite(ss_protection), np.hypot(ss_lead, term),
+        np.hypot(ss_protection, term), np.full(len(pdf), np.nan), equivalent,
+    )
+    chain = _CHAINS[settings.safety_stock_method]
+    usable = [found[m][0] for m in chain]
+    method = np.select(usable, chain, "poisson").astype(object)
+    new = np.asarray(v["lifecycle"] == "new", dtype=bool)
+    if new.any():  # the method with the largest SS over P among those usable
+        every = _CHAINS["auto"]
+        ss_p = np.column_stack([np.where(found[m][0], found[m][2], -np.inf) for m in every])
+        widest = np.asarray(every, dtype=object)[np.argmax(ss_p, axis=1)]
+        method = np.where(new, widest, method)
+    for out, position in (("ss_lead", 1), ("safety_stock", 2), ("sigma_daily", 3),
+                          ("sigma_protection", 4)):
+        v[out] = np.select([method == m for m in found], [found[m][position] for m in found],
+                           np.nan)
     v["sigma_method"] = np.where(np.isfinite(v["protection_demand"]), method, None)
 
 
@@ -274,7 +304,8 @@ def _alerts(v: dict[str, Any], settings: PolicySettings) -> None:
 
 
 def _costs(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
-    """Expected fill rate and annual holding, ordering, shortage and total cost."""
+    """Expected fill rate; annual holding, ordering and shortage cost, their total, and the
+    purchase cost of the annual demand (reported apart: no policy changes it)."""
     mean, z = v["mean_daily_demand"], v["z"]
     periodic = settings.policy_type == "periodic"
     cycle_qty = mean * np.maximum(v["review_days"], 1.0) if periodic else v["eoq"]
@@ -289,6 +320,7 @@ def _costs(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> No
         "shortage_cost_annual": _num(pdf["shortage_cost"]) * shortage_per_cycle * cycles,
     }
     costs["total_cost_annual"] = sum(costs.values())
+    costs["purchase_cost_annual"] = _num(pdf["unit_cost"]) * annual
     costs["expected_fill_rate"] = expected_fill_rate(v["sigma_protection"], z, cycle_qty)
     ordering = np.isin(v["status"], _ORDERING)
     for name, values in costs.items():

@@ -205,8 +205,8 @@ class PolicySettings:
             raise ConfigError(f"conf section 'policy' lacks {', '.join(missing)}")
         targets = {str(k): float(v) for k, v in dict(policy["service_level_by_abc"]).items()}
         _check(policy["type"] in ("periodic", "continuous"), "type", "periodic or continuous")
-        _check(policy["safety_stock_method"] in ("auto", "normal", "empirical"),
-               "safety_stock_method", "auto, normal or empirical")
+        _check(policy["safety_stock_method"] in ("auto", "normal", "intervals", "empirical"),
+               "safety_stock_method", "auto, normal, intervals or empirical")
         _check("C" in targets and all(0 < v < 1 for v in targets.values()),
                "service_level_by_abc", "a map with class C, values strictly between 0 and 1")
         _check(float(policy["overstock_days_of_cover"]) > 0, "overstock_days_of_cover", "> 0")

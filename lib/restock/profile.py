@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 KEYS = SERIES_KEYS
 PROFILE_COLUMNS = [
     "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "nonzero_days",
-    "zero_share", "adi", "cv2", "mean_daily_demand", "total_quantity", "sales_value",
-    "value_share_cum", "demand_class", "abc_class", "lifecycle",
+    "zero_share", "adi", "cv2", "mean_daily_demand", "demand_std_daily", "total_quantity",
+    "sales_value", "value_share_cum", "demand_class", "abc_class", "lifecycle",
 ]
 
 
@@ -34,6 +34,7 @@ class ProfileSettings:
     eol_inactive_days: int
     adi_cutoff: float
     cv2_cutoff: float
+    demand_std_days: int = 91
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ProfileSettings:
@@ -46,6 +47,7 @@ class ProfileSettings:
         return cls(
             int(p["sales_value_days"]), a, b, int(p["new_history_days"]),
             int(p["eol_inactive_days"]), float(p["adi_cutoff"]), float(p["cv2_cutoff"]),
+            int(p.get("demand_std_days", 91)),
         )
 
 
@@ -65,6 +67,9 @@ def profile(
     that takes the cumulative share past A's cut-off is still A. Lifecycle is
     `end_of_life` when item_params declares it or the last sale is older than
     `eol_inactive_days`, `new` when the history is shorter than `new_history_days`.
+    `demand_std_daily` is the population std of daily demand (days without sales count
+    as 0) over the trailing `demand_std_days` (or the whole history when shorter): the σ_d
+    of the planner's `normal` safety stock.
     """
     stats = _stats(daily, item_params, as_of_date, settings)
     with_abc = _abc(stats, settings)
@@ -80,6 +85,7 @@ def _stats(
     q = F.col("quantity")
     sold = q > 0
     recent = F.col("date") > F.date_sub(F.lit(as_of), s.sales_value_days)
+    trailing = F.col("date") > F.date_sub(F.lit(as_of), s.demand_std_days)
     agg = (
         daily.where(F.col("date") <= F.lit(as_of))
         .groupBy(*KEYS)
@@ -92,6 +98,8 @@ def _stats(
             F.var_pop(F.when(sold, q)).alias("size_var"),
             F.sum(F.when(recent, q)).alias("recent_quantity"),
             F.sum(F.when(recent, F.col("sales_value"))).alias("recent_value"),
+            F.sum(F.when(trailing, q).otherwise(0.0)).alias("trailing_sum"),
+            F.sum(F.when(trailing, q * q).otherwise(0.0)).alias("trailing_sumsq"),
         )
     )
     if item_params is not None:
@@ -111,6 +119,12 @@ def _stats(
         )
         .withColumn("cv2", F.col("size_var") / (F.col("size_mean") ** 2))
         .withColumn("mean_daily_demand", F.col("total_quantity") / F.col("history_days"))
+        .withColumn("trailing_days", F.least(F.col("history_days"), F.lit(s.demand_std_days)))
+        .withColumn(
+            "demand_std_daily",
+            F.sqrt(F.greatest(F.lit(0.0), F.col("trailing_sumsq") / F.col("trailing_days")
+                              - (F.col("trailing_sum") / F.col("trailing_days")) ** 2)),
+        )
         .withColumn(
             "sales_value",
             F.coalesce(

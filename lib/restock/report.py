@@ -20,7 +20,7 @@ _WIDTH = 160
 _INPUTS = ("sales", "inventory", "item_params")
 _RUN_TABLES = (
     "quarantine", "series_profile", "backtest_metrics", "model_selection",
-    "backtest_residuals", "forecasts", "plans",
+    "backtest_residuals", "forecasts", "plans", "simulation", "simulation_summary",
 )
 
 
@@ -191,6 +191,36 @@ def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> st
         "days_of_cover", "stockout_risk",
     ).toPandas()
     return "ten largest recommended orders (by value):\n" + _frame(frame.round(2))
+
+
+def simulation_text(summary: pd.DataFrame, conf: Mapping[str, Any]) -> str:
+    """The simulation summary: achieved service against the target per ABC class and
+    overall, turnover and cost, restock's three safety-stock methods next to the baselines."""
+    if summary.empty:
+        return "simulation: no series simulated"
+    days = conf["simulation"]["holdout_days"]
+    frame = summary.assign(
+        order=summary["group_type"].map({"abc_class": 0, "overall": 1}),
+        csl_gap=(summary["cycle_service_level"] - summary["target_service_level"]) * 100,
+    ).sort_values(["order", "group", "strategy", "ss_method"])
+    shown = pd.DataFrame({
+        "group": frame["group"], "strategy": frame["strategy"], "ss_method": frame["ss_method"],
+        "series": frame["series"],
+        "target_csl": frame["target_service_level"].round(3),
+        "achieved_csl": frame["cycle_service_level"].round(3),
+        "gap_pts": frame["csl_gap"].round(1),
+        "fill_rate": frame["fill_rate"].round(4),
+        "turnover": frame["inventory_turnover"].round(1),
+        "stockout_days": frame["stockout_days"].round(2),
+        "relevant_cost": frame["relevant_cost"].round(0),
+        "total_cost": frame["total_cost"].round(0),
+    })
+    unmet = conf["simulation"]["unmet_demand"]
+    head = (f"simulation: policy replayed on the last {days} days "
+            f"({conf['policy']['type']} review, unmet demand {unmet}); "
+            "csl = cycles without a stockout / cycles; relevant cost = holding + ordering + "
+            "shortage; total adds the purchase cost of the units sold")
+    return "\n".join([head, _frame(shown)])
 
 
 def _frame(frame: pd.DataFrame) -> str:

@@ -68,6 +68,8 @@ OUTPUTS: dict[str, str] = {
     "backtest_residuals": "backtest",
     "model_selection": "backtest",
     "plans": "plan",
+    "simulation": "simulate",
+    "simulation_summary": "simulate",
     "data_quality": "quality",
 }
 SERIES_KEYS = ["sku_id", "location_id"]
