@@ -44,7 +44,7 @@ PACK_VENV   := build/pack-venv
 PACK_DEPS   := $(PACK_VENV)/.deps
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-throughput bench-accuracy lint package \
+.PHONY: help install demo demo-csv test test-fast bench bench-throughput bench-accuracy lint package \
         bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
@@ -69,6 +69,13 @@ demo: install ## generate data; run profile, backtest, forecast, plan; summary; 
 	$(BIN)/restock summary --env $(ENV)
 	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
 	$(BIN)/restock report --env $(ENV) --out $(REPORT)
+
+demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, then run the pipeline on them
+	$(BIN)/restock ingest sales tests/data/sales.csv --env $(ENV) --warehouse warehouse-csv --as-of-date 2026-06-30
+	$(BIN)/restock ingest item_params tests/data/item_params.csv --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock ingest inventory tests/data/inventory.csv --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock run --env $(ENV) --warehouse warehouse-csv
+	$(BIN)/restock summary --env $(ENV) --warehouse warehouse-csv
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
@@ -123,5 +130,5 @@ submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=r
 	$(SUBMIT) $(JOB) --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) $(ARGS)
 
 clean: ## remove the warehouse, build output and caches (keeps .venv and .jars)
-	rm -rf warehouse dist build spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf warehouse warehouse-csv dist build spark-warehouse metastore_db derby.log .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -10,8 +10,8 @@ import pytest
 
 from restock.cli import main
 
-VERBS = ["backtest", "forecast", "generate", "plan", "profile", "report", "run", "runs", "show",
-         "summary"]
+VERBS = ["backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "report",
+         "run", "runs", "show", "simulate", "summary"]
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
 
 
@@ -40,5 +40,6 @@ def test_job_entry_points_run_their_verb(job):
 
 def test_every_verb_that_writes_has_a_job():
     assert {p.name.removesuffix("_job.py") for p in JOBS.glob("*_job.py")} == {
-        "backtest", "forecast", "generate", "plan", "profile", "report", "run", "simulate"
+        "backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "report",
+        "run", "simulate",
     }

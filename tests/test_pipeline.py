@@ -52,7 +52,7 @@ def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     for name in tables.OUTPUTS:
         assert tables.exists(spark, conf, name), name
     jobs = _run_rows(spark, conf, "runs", "t1").set_index("job")
-    assert set(jobs.index) == {"ingest", "profile", "backtest", "forecast", "plan"}
+    assert set(jobs.index) == {"ingest", "quality", "profile", "backtest", "forecast", "plan"}
     assert set(jobs["status"]) == {"succeeded"}
     input_rows = sum(tables.read(spark, conf, n).count() for n in tables.INPUTS)
     ingest = jobs.loc["ingest"]

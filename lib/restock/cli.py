@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from restock.errors import RestockError
+from restock.tables import INPUTS
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -179,12 +180,13 @@ def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
               help="Run the backtest and selection first (default: conf backtest.in_run).")
 @common_options
 def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
-    """Ingest, profile, (backtest,) forecast and plan in one run id."""
+    """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
     from restock import pipeline
 
     ctx = _context(options)
     run = ctx.run(run_id, as_of_date)
     inputs = pipeline.ingest(run, ("sales", "item_params", "inventory"))
+    pipeline.quality_step(run, inputs, _reference_date(as_of_date))
     profiled = pipeline.profile_step(run, inputs)
     if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
         pipeline.backtest_step(run, inputs, profiled)
@@ -264,6 +266,59 @@ def report_cmd(run_id, out, **options) -> None:
     click.echo(f"report written to {write_report(ctx.spark, ctx.conf, run_id, out).resolve()}")
 
 
+@cli.command("ingest")
+@click.argument("table", type=click.Choice(sorted(INPUTS)))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "delta"]),
+              help="File format (default: from the file name; a folder with _delta_log is delta).")
+@click.option("--mapping", multiple=True, metavar="COLUMN=FILE_COLUMN",
+              help="Read a contract column from a differently named file column, "
+                   "e.g. --mapping sku_id=item_code.")
+@click.option("--as-of-date", type=_DATE,
+              help="Reject rows dated after this day (default: today, UTC).")
+@click.option("--run-id", help="Run id (default: a new one).")
+@common_options
+def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> None:
+    """Load CSV, Parquet or Delta files into an input table (MERGE on its key).
+
+    Rejected rows go to `quarantine` with the file, the reason and the raw values; exact
+    duplicates are dropped and counted. Prints rows read = accepted + quarantined +
+    duplicates, and the rows inserted, updated and unchanged.
+    """
+    from restock import runs, tables
+    from restock.ingest import load
+    from restock.sources import parse_mapping
+
+    ctx = _context(options)
+    result = load(
+        ctx.spark, ctx.conf, table, list(paths),
+        run_id=tables.check_run_id(run_id) if run_id else runs.new_run_id(),
+        as_of_date=as_of_date.date() if as_of_date else dt.datetime.now(dt.timezone.utc).date(),
+        fmt=fmt, mapping=parse_mapping(mapping, table),
+    )
+    click.echo(result.summary())
+
+
+@cli.command("quality")
+@_run_options
+@common_options
+def quality_cmd(run_id, as_of_date, **options) -> None:
+    """Validate sales and write the data_quality report (warn / fail thresholds in conf)."""
+    from restock import pipeline
+
+    run = _context(options).run(run_id, as_of_date)
+    found = pipeline.quality_step(run, pipeline.ingest(run, ("sales",)),
+                                  _reference_date(as_of_date))
+    for c in found:
+        click.echo(f"{c.severity:<5} {c.check:<20} {c.value:>10.4g}  {c.message}")
+    click.echo(f"run {run.run_id}: data_quality written (as of {run.as_of_date})")
+
+
+def _reference_date(as_of: dt.datetime | None) -> dt.date:
+    """The day freshness is measured to: the --as-of-date given, else today (UTC)."""
+    return as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
+
+
 def _models(flag: str | None, conf: dict[str, Any]) -> Any:
     """--models flag, else conf forecast.models; comma lists become lists."""
     value = flag if flag is not None else conf["forecast"]["models"]
@@ -290,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except RestockError as exc:
         click.echo(f"restock: error: {exc}", err=True)
-        return 1
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
         if os.environ.get("RESTOCK_DEBUG"):
             traceback.print_exc()

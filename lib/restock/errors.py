@@ -6,6 +6,8 @@ from __future__ import annotations
 class RestockError(Exception):
     """Base class for errors shown to the user as one line, without a stack trace."""
 
+    exit_code = 1
+
 
 class ConfigError(RestockError, ValueError):
     """A configuration key is missing, unknown or has a bad value."""
@@ -16,7 +18,15 @@ class TableNotFoundError(RestockError):
 
 
 class SchemaError(RestockError, ValueError):
-    """A table lacks a contracted column or has it with the wrong type."""
+    """A table or file lacks a contracted column or has it with the wrong type."""
+
+    exit_code = 2
+
+
+class InputFileError(RestockError):
+    """An input file is missing, empty or unreadable in the given format."""
+
+    exit_code = 2
 
 
 class DataQualityError(RestockError, ValueError):

@@ -15,6 +15,7 @@ from restock.config import section
 from restock.errors import ConfigError
 from restock.exog import Events, Exog, split_promo
 from restock.models import Guarded, check_models
+from restock.outliers import OutlierRule
 from restock.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.tables import SERIES_KEYS
 
@@ -35,6 +36,7 @@ class ForecastSettings:
     interval_step_days: int
     max_failed_share: float
     uplift: tuple[str, int, int] = ("none", 0, 0)
+    outliers: OutlierRule = OutlierRule(0.0, 0)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
@@ -55,6 +57,7 @@ class ForecastSettings:
             interval_step_days=int(fc["interval_step_days"]),
             max_failed_share=float(fc["max_failed_share"]),
             uplift=uplift_of(conf),
+            outliers=OutlierRule.from_conf(conf),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -78,7 +81,8 @@ def output_schema(levels: tuple[int, ...]) -> str:
     bounds = "".join(f", lo_{lv} double, hi_{lv} double" for lv in levels)
     return (
         "sku_id string, location_id string, model string, fitted_model string, step int, "
-        f"date date, yhat double{bounds}, interval_method string, status string, error string"
+        f"date date, yhat double{bounds}, interval_method string, status string, error string, "
+        "outliers_capped int"
     )
 
 
@@ -108,7 +112,8 @@ def forecast_bucket(
     if history.empty or routes.empty:
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
-    panel = build_panel(history, epoch_day(as_of_date), settings.max_train_days)
+    panel = build_panel(_promo_flagged(history, promo), epoch_day(as_of_date),
+                        settings.max_train_days, settings.outliers)
     exog = Exog.build(panel, promo, events) if events is not None else None
     routes = routes.assign(code=panel.codes_of(routes))
     routes = routes[routes["code"] >= 0]
@@ -153,12 +158,25 @@ def _forecast_group(
             "interval_method": per_row(outcomes["method"].to_numpy()),
             "status": per_row(outcomes["status"].to_numpy()),
             "error": per_row(outcomes["error"].to_numpy()),
+            "outliers_capped": per_row(panel.capped[codes]).astype("int32"),
         }
     )
     for lv in settings.levels:
         out[f"lo_{lv}"] = raw[f"{model}-lo-{lv}"].to_numpy().clip(min=0)
         out[f"hi_{lv}"] = raw[f"{model}-hi-{lv}"].to_numpy().clip(min=0)
     return _collapse_failed(out)
+
+
+def _promo_flagged(history: pd.DataFrame, promo: pd.DataFrame) -> pd.DataFrame:
+    """Sales rows with `promo` true on promotion days: sales' own flag, or a day of the
+    promotions table (outlier capping leaves those days alone)."""
+    flagged = history["promo"].fillna(False).astype(bool) if "promo" in history else False
+    if len(promo):
+        keys = ["sku_id", "location_id", "day"]
+        days = pd.MultiIndex.from_frame(promo[keys])
+        planned = pd.MultiIndex.from_frame(history[keys]).isin(days)
+        flagged = flagged | planned
+    return history.assign(promo=flagged)
 
 
 def _collapse_failed(out: pd.DataFrame) -> pd.DataFrame:
@@ -209,13 +227,15 @@ def per_bucket(
     def by_bucket(df: DataFrame) -> DataFrame:
         return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
 
-    def epoch(df: DataFrame, quantity: Column) -> DataFrame:
+    def epoch(df: DataFrame, quantity: Column, promo: Column) -> DataFrame:
         day = F.datediff("date", F.lit(EPOCH)).alias("day")
-        return df.select("sku_id", "location_id", day, quantity.cast("double").alias("quantity"))
+        return df.select("sku_id", "location_id", day, quantity.cast("double").alias("quantity"),
+                         promo.cast("boolean").alias("promo"))
 
-    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"))
+    flag = F.coalesce(F.col("promo"), F.lit(False)) if "promo" in sales.columns else F.lit(False)
+    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"), flag)
     if promo_days is not None:
-        history = history.unionByName(epoch(promo_days, F.lit(None)))
+        history = history.unionByName(epoch(promo_days, F.lit(None), F.lit(True)))
     return (
         by_bucket(history)
         .groupBy("bucket")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from restock.outliers import OutlierRule, cap
+
 EPOCH = dt.date(1970, 1, 1)
 _SEP = "\x1f"
 
@@ -22,7 +24,7 @@ class Panel:
     """Series of one bucket: keys in code order, and a concatenated daily y with offsets.
 
     Series `i` covers epoch days start[i] .. end (inclusive) and its values are
-    y[indptr[i]:indptr[i + 1]].
+    y[indptr[i]:indptr[i + 1]]; `capped[i]` of them were capped as outliers.
     """
 
     keys: pd.DataFrame
@@ -30,6 +32,7 @@ class Panel:
     indptr: np.ndarray
     y: np.ndarray
     end: int
+    capped: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -59,14 +62,18 @@ class Panel:
         return self.y[self.indptr[code] : self.indptr[code + 1]]
 
 
-def build_panel(history: pd.DataFrame, end: int, max_days: int = 0) -> Panel:
+def build_panel(
+    history: pd.DataFrame, end: int, max_days: int = 0, outliers: OutlierRule | None = None
+) -> Panel:
     """Complete each series' calendar from its first row to `end` (epoch day), zeros between.
 
     Args:
-        history: rows sku_id, location_id, day (epoch day), quantity; several rows of the
-            same day add up; days after `end` are ignored.
+        history: rows sku_id, location_id, day (epoch day), quantity, optionally promo;
+            several rows of the same day add up; days after `end` are ignored.
         end: the as-of epoch day, last day of every series.
         max_days: keep only the newest `max_days` days of each series (0 = all).
+        outliers: cap each series' outliers with this rule (`outliers.cap`; promotion
+            days are exempt); None = no capping.
     """
     history = history[history["day"] <= end]
     joined = _joined(history)
@@ -89,7 +96,16 @@ def build_panel(history: pd.DataFrame, end: int, max_days: int = 0) -> Panel:
         zip(*(u.split(_SEP, 1) for u in uniques), strict=True) if n else ((), ())
     )
     keys = pd.DataFrame({"sku_id": list(sku), "location_id": list(location)})
-    return Panel(keys=keys, start=start, indptr=indptr, y=y, end=end)
+    capped = np.zeros(n, dtype=np.int64)
+    if outliers is not None and outliers.enabled:
+        promo = np.zeros(y.size, dtype=bool)
+        if "promo" in history.columns:
+            flag = history["promo"].fillna(False).to_numpy(dtype=bool)[keep]
+            promo[indptr[codes[keep]] + day[keep] - start[codes[keep]]] |= flag
+        for i in range(n):
+            part = slice(indptr[i], indptr[i + 1])
+            y[part], capped[i] = cap(y[part], promo[part], outliers)
+    return Panel(keys=keys, start=start, indptr=indptr, y=y, end=end, capped=capped)
 
 
 def _joined(frame: pd.DataFrame) -> pd.Series:

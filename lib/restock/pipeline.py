@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from restock import quality, runs, tables
+from restock import checks, quality, runs, tables
 from restock.backtest import (
     BacktestSettings,
     backtest,
@@ -66,6 +66,7 @@ class Inputs:
     inventory: DataFrame | None = None
     calendar: DataFrame | None = None
     promotions: DataFrame | None = None
+    reports: dict[str, quality.QualityReport] = field(default_factory=dict)
 
 
 _TAGGERS = {
@@ -92,6 +93,7 @@ def ingest(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) 
     with run.recorded("ingest") as record:
         reports = {name: _validate(run, name, df, settings, inputs, record)
                    for name, df in frames.items()}
+        inputs.reports = reports
         record.rows_in = sum(r.rows_in for r in reports.values())
         record.rows_out = sum(r.rows_accepted for r in reports.values())
         record.rows_quarantined = sum(r.rows_quarantined for r in reports.values())
@@ -141,6 +143,20 @@ def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
     run.as_of_date = run.as_of_date or newest
     record.as_of_date, record.series_count = run.as_of_date, int(series)
     return daily
+
+
+def quality_step(run: Run, inputs: Inputs, reference_date: dt.date) -> list[checks.Check]:
+    """Write the run's `data_quality` report; fail the job when a check fails."""
+    with run.recorded("quality") as record:
+        found = checks.run_checks(
+            inputs.daily, inputs.reports["sales"], run.conf, as_of_date=run.as_of_date,
+            reference_date=reference_date, buckets=run.buckets(),
+        )
+        tables.write_run(checks.to_frame(run.spark, found), run.conf, "data_quality", run.run_id)
+        record.rows_out = len(found)
+        record.message = checks.summary(found)[:1000]
+        checks.fail_on(found)
+    return found
 
 
 def profile_step(run: Run, inputs: Inputs) -> DataFrame:

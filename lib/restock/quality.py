@@ -1,4 +1,4 @@
-"""Sales validation: every input row is either accepted or quarantined with a reason."""
+"""Input validation: every input row is either accepted or quarantined with a reason."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.config import section
 from restock.errors import ConfigError, DataQualityError
-from restock.tables import SERIES_KEYS
+from restock.tables import INPUTS, SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -61,14 +61,26 @@ class QualityReport:
 def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
     """Add `reason` (null = accepted) to each sales row; zero negatives when conf says so.
 
-    Reasons, first match wins: null series key, null date, null quantity, quantity is
-    NaN, quantity is infinite, negative quantity (return), duplicate row (an exact copy
-    of an earlier row: one copy is kept).
+    Reasons, first match wins: the `sales_rules`, then duplicate row (an exact copy of an
+    earlier row: one copy is kept).
     """
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
-    negative = q < 0
+    tagged = _tag(sales, sales_rules(settings.negative_quantity), sales.columns, "duplicate row")
+    zeroed = F.col("reason").isNull() & (q < 0)
+    return tagged.withColumn("zeroed", zeroed).withColumn(
+        "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
+    )
+
+
+def sales_rules(negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
+    """Sales row rules: null series key, null date, null quantity, quantity is NaN,
+    quantity is infinite, and negative quantity (return) unless returns are kept
+    (`negative_quantity` other than `quarantine`)."""
+    from pyspark.sql import functions as F
+
+    q = F.col("quantity")
     rules = [
         (_null_key(), "null series key"),
         (F.col("date").isNull(), "null date"),
@@ -76,13 +88,9 @@ def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
         (F.isnan(q), "quantity is NaN"),
         (q.isin(float("inf"), float("-inf")), "quantity is infinite"),
     ]
-    if settings.negative_quantity == "quarantine":
-        rules.append((negative, "negative quantity (return)"))
-    tagged = _tag(sales, rules, sales.columns, "duplicate row")
-    zeroed = F.col("reason").isNull() & negative
-    return tagged.withColumn("zeroed", zeroed).withColumn(
-        "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
-    )
+    if negative_quantity == "quarantine":
+        rules.append((q < 0, "negative quantity (return)"))
+    return rules
 
 
 def tag_item_params(params: DataFrame) -> DataFrame:
@@ -91,6 +99,12 @@ def tag_item_params(params: DataFrame) -> DataFrame:
     Of several rows for one series, one is kept (the first in column order) and the others
     are quarantined as `duplicate series`.
     """
+    return _tag(params, item_params_rules(), SERIES_KEYS, "duplicate series")
+
+
+def item_params_rules() -> list[tuple[Column, str]]:
+    """item_params row rules: null keys, missing or negative lead time, unit cost not
+    positive, other negative figures, service level outside (0, 1), unknown lifecycle."""
     from pyspark.sql import functions as F
 
     def negative(name: str) -> tuple[Column, str]:
@@ -109,15 +123,21 @@ def tag_item_params(params: DataFrame) -> DataFrame:
         (F.col("lifecycle").isNotNull() & ~F.col("lifecycle").isin(*LIFECYCLES),
          "unknown lifecycle"),
     ]
-    return _tag(params, rules, SERIES_KEYS, "duplicate series")
+    return rules
 
 
 def tag_inventory(inventory: DataFrame) -> DataFrame:
     """Add `reason` to inventory rows: null keys or dates, missing or negative stock figures,
     a second row for the same series and date (one is kept)."""
+    keys = ["sku_id", "location_id", "as_of_date"]
+    return _tag(inventory, inventory_rules(), keys, "duplicate series and date")
+
+
+def inventory_rules() -> list[tuple[Column, str]]:
+    """Inventory row rules: null keys or date, missing, NaN or negative stock figures."""
     from pyspark.sql import functions as F
 
-    rules = [
+    return [
         (_null_key(), "null series key"),
         (F.col("as_of_date").isNull(), "null as_of_date"),
         *(
@@ -125,26 +145,35 @@ def tag_inventory(inventory: DataFrame) -> DataFrame:
             for n in ("on_hand", "on_order", "backorders")
         ),
     ]
-    keys = ["sku_id", "location_id", "as_of_date"]
-    return _tag(inventory, rules, keys, "duplicate series and date")
 
 
-def tag_calendar(calendar: DataFrame) -> DataFrame:
-    """Add `reason` to calendar rows: null date, event or event type; a second row for the
-    same date, location and event (one is kept)."""
+def rules_for(table: str, negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
+    """The row rules of an input table; a table without its own rules gets null-key rules
+    (`null series key`, `null <column>`) for the key of its contract."""
     from pyspark.sql import functions as F
 
-    rules = [
+    if table == "sales":
+        return sales_rules(negative_quantity)
+    if table in _RULES:
+        return _RULES[table]()
+    key = INPUTS[table]["key"]
+    rules = [(_null_key(), "null series key")] if set(SERIES_KEYS) <= set(key) else []
+    return rules + [(F.col(c).isNull(), f"null {c}") for c in key if c not in SERIES_KEYS]
+
+
+def calendar_rules() -> list[tuple[Column, str]]:
+    """Calendar row rules: a date, an event and an event type are required."""
+    from pyspark.sql import functions as F
+
+    return [
         (F.col("date").isNull(), "null date"),
         (F.col("event").isNull() | F.col("event_type").isNull(), "null event or event_type"),
     ]
-    keys = [c for c in ("date", "location_id", "event") if c in calendar.columns]
-    return _tag(calendar, rules, keys, "duplicate event")
 
 
-def tag_promotions(promotions: DataFrame) -> DataFrame:
-    """Add `reason` to promotions rows: null keys or dates, an end before the start, a
-    discount outside [0, 1); a second row with the same series and dates (one is kept)."""
+def promotions_rules(has_discount: bool = True) -> list[tuple[Column, str]]:
+    """Promotions row rules: full series key, both dates, end not before start, a discount
+    (when the column is there) in [0, 1)."""
     from pyspark.sql import functions as F
 
     rules = [
@@ -152,11 +181,25 @@ def tag_promotions(promotions: DataFrame) -> DataFrame:
         (F.col("start_date").isNull() | F.col("end_date").isNull(), "null start or end date"),
         (F.col("end_date") < F.col("start_date"), "end_date before start_date"),
     ]
-    if "discount" in promotions.columns:
+    if has_discount:
         d = F.col("discount")
         rules.append((d.isNotNull() & (F.isnan(d) | (d < 0) | (d >= 1)),
                       "discount outside [0, 1)"))
+    return rules
+
+
+def tag_calendar(calendar: DataFrame) -> DataFrame:
+    """Add `reason` to calendar rows (`calendar_rules`); a second row for the same date,
+    location and event is a duplicate (one is kept)."""
+    keys = [c for c in ("date", "location_id", "event") if c in calendar.columns]
+    return _tag(calendar, calendar_rules(), keys, "duplicate event")
+
+
+def tag_promotions(promotions: DataFrame) -> DataFrame:
+    """Add `reason` to promotions rows (`promotions_rules`); a second row with the same
+    series and dates is a duplicate (one is kept)."""
     keys = ["sku_id", "location_id", "start_date", "end_date"]
+    rules = promotions_rules("discount" in promotions.columns)
     return _tag(promotions, rules, keys, "duplicate promotion")
 
 
@@ -167,6 +210,20 @@ def _null_key() -> Column:
     return F.col("sku_id").isNull() | F.col("location_id").isNull()
 
 
+_RULES = {"item_params": item_params_rules, "inventory": inventory_rules,
+          "calendar": calendar_rules, "promotions": promotions_rules}
+
+
+def first_reason(rules: list[tuple[Column, str]]) -> Column:
+    """The reason of the first rule a row breaks; null when it breaks none."""
+    from pyspark.sql import functions as F
+
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return reason
+
+
 def _tag(
     df: DataFrame, rules: list[tuple[Column, str]], unique: list[str], duplicate: str
 ) -> DataFrame:
@@ -175,10 +232,7 @@ def _tag(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    reason = F.lit(None).cast("string")
-    for condition, text in reversed(rules):
-        reason = F.when(condition, F.lit(text)).otherwise(reason)
-    tagged = df.withColumn("reason", reason)
+    tagged = df.withColumn("reason", first_reason(rules))
     same = Window.partitionBy(F.col("reason").isNull(), *unique).orderBy(*df.columns)
     later = F.col("reason").isNull() & (F.row_number().over(same) > 1)
     return tagged.withColumn("reason", F.when(later, F.lit(duplicate)).otherwise(F.col("reason")))
@@ -231,16 +285,19 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
 def daily_sales(tagged: DataFrame) -> DataFrame:
     """Accepted rows summed per series and day (several transactions of a day add up).
 
-    Keeps `sales_value` = sum of quantity × price when sales has a price column (else null).
+    Keeps `sales_value` = sum of quantity × price when sales has a price column (else null),
+    and `promo` (any row of the day on promotion) when sales has a promo column.
     """
     from pyspark.sql import functions as F
 
     value = F.col("quantity") * F.col("price") if "price" in tagged.columns else F.lit(None)
+    promo = [F.max("promo").alias("promo")] if "promo" in tagged.columns else []
     return (
         tagged.where(F.col("reason").isNull())
         .groupBy("sku_id", "location_id", "date")
         .agg(
             F.sum("quantity").alias("quantity"),
             F.sum(value.cast("double")).alias("sales_value"),
+            *promo,
         )
     )

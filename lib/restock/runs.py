@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 RUNS_SCHEMA = (
     "job string, as_of_date date, started_at timestamp, finished_at timestamp, status string, "
     "config_digest string, code_version string, rows_in bigint, rows_out bigint, "
-    "rows_quarantined bigint, series_count bigint, failed_series bigint, message string"
+    "rows_quarantined bigint, rows_duplicate bigint, series_count bigint, failed_series bigint, "
+    "message string"
 )
 
 
@@ -38,6 +39,7 @@ class RunRecord:
     rows_in: int | None = None
     rows_out: int | None = None
     rows_quarantined: int | None = None
+    rows_duplicate: int | None = None  # exact duplicates dropped (restock ingest)
     series_count: int | None = None
     failed_series: int | None = None
     message: str | None = None

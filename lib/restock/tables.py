@@ -12,8 +12,9 @@ from restock.paths import resolve
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# Input contracts: required columns and their types, then optional ones.
-INPUTS: dict[str, dict[str, dict[str, str]]] = {
+# Input contracts: required columns and their types, optional ones, and the key of a row
+# (`restock ingest` upserts on it).
+INPUTS: dict[str, dict[str, Any]] = {
     "sales": {
         "required": {
             "sku_id": "string",
@@ -22,6 +23,7 @@ INPUTS: dict[str, dict[str, dict[str, str]]] = {
             "quantity": "double",
         },
         "optional": {"promo": "boolean", "price": "double"},
+        "key": ["sku_id", "location_id", "date"],
     },
     "inventory": {
         "required": {
@@ -33,6 +35,7 @@ INPUTS: dict[str, dict[str, dict[str, str]]] = {
             "backorders": "double",
         },
         "optional": {},
+        "key": ["sku_id", "location_id", "as_of_date"],
     },
     "item_params": {
         "required": {
@@ -51,11 +54,13 @@ INPUTS: dict[str, dict[str, dict[str, str]]] = {
             "lifecycle": "string",
         },
         "optional": {},
+        "key": ["sku_id", "location_id"],
     },
     # events by day: location_id null = every location
     "calendar": {
         "required": {"date": "date", "event": "string", "event_type": "string"},
         "optional": {"location_id": "string"},
+        "key": ["date", "location_id", "event"],
     },
     # promotion windows per series, first and last day inclusive; future rows are planned
     "promotions": {
@@ -66,6 +71,7 @@ INPUTS: dict[str, dict[str, dict[str, str]]] = {
             "end_date": "date",
         },
         "optional": {"discount": "double"},
+        "key": ["sku_id", "location_id", "start_date", "end_date"],
     },
 }
 
@@ -81,6 +87,7 @@ OUTPUTS: dict[str, str] = {
     "plans": "plan",
     "simulation": "simulate",
     "simulation_summary": "simulate",
+    "data_quality": "quality",
 }
 SERIES_KEYS = ["sku_id", "location_id"]
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
