@@ -166,6 +166,32 @@ def test_reingesting_a_file_changes_nothing_and_a_changed_row_is_updated(spark, 
     assert {"i1", "i3"} <= set(history["userMetadata"])
 
 
+def test_calendar_and_planned_promotions_load_and_reload_unchanged(spark, wconf, tmp_path):
+    # events and promotions may lie after the as-of date (they are planned); a calendar row
+    # with no location applies everywhere and must still merge as the same row on reload;
+    # the promotions file has no discount column (it is optional)
+    conf = _conf(wconf)
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text("date,event,event_type,location_id\n"
+                        "2026-11-27,Black Friday,shopping_festival,\n"
+                        "2026-12-24,Christmas Eve,holiday,L\n"
+                        "someday,Oops,holiday,\n")
+    promotions = tmp_path / "promotions.csv"
+    promotions.write_text("sku_id,location_id,start_date,end_date\n"
+                          "A,L,2026-07-10,2026-07-16\nA,L,2026-07-20,2026-07-18\n")
+    first = load(spark, conf, "calendar", [str(calendar)], run_id="c1", as_of_date=AS_OF)
+    again = load(spark, conf, "calendar", [str(calendar)], run_id="c2", as_of_date=AS_OF)
+    assert first.counts.by_reason == {"unparseable date": 1}
+    assert first.merged == {"inserted": 2, "updated": 0, "unchanged": 0}
+    assert again.merged == {"inserted": 0, "updated": 0, "unchanged": 2}
+    assert tables.read(spark, conf, "calendar").count() == 2
+    promo = load(spark, conf, "promotions", [str(promotions)], run_id="p1", as_of_date=AS_OF)
+    assert promo.counts.by_reason == {"end_date before start_date": 1}
+    assert promo.counts.rows_accepted == 1
+    row = tables.read(spark, conf, "promotions").first()
+    assert row["start_date"] == dt.date(2026, 7, 10) and row["discount"] is None
+
+
 def test_headers_are_matched_loosely_and_mapped_explicitly(spark, wconf, tmp_path):
     conf = _conf(wconf)
     path = tmp_path / "pos.csv"

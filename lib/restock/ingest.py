@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 CONFLICT_RULES = ("sum", "last", "first", "quarantine")
 _NEGATIVES = ("keep", "quarantine")
+# tables whose rows may lie after the as-of date: planned events and promotions
+_PLANNED = {"calendar", "promotions"}
 _PARSE_REASON = {"date": "unparseable", "double": "non-numeric", "int": "non-integer",
                  "boolean": "unparseable", "timestamp": "unparseable"}
 
@@ -116,9 +118,9 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
         *(_parse_rule(c, t) for c, t in types.items() if t in _PARSE_REASON),
         *((F.isnan(c), f"{c} is NaN") for c in doubles),
         *((F.col(c).isin(float("inf"), float("-inf")), f"{c} is infinite") for c in doubles),
-        *quality.rules_for(table, settings.negative_quantity),
+        *quality.rules_for(table, settings.negative_quantity, parsed.columns),
         *((F.col(c) > F.lit(as_of_date), f"{c} after the as-of date")
-          for c, t in types.items() if t == "date"),
+          for c, t in types.items() if t == "date" and table not in _PLANNED),
     ]
     tagged = parsed.withColumn("reason", quality.first_reason(rules))
     return _resolve(tagged, list(types), tables.INPUTS[table]["key"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -147,13 +147,18 @@ def inventory_rules() -> list[tuple[Column, str]]:
     ]
 
 
-def rules_for(table: str, negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
-    """The row rules of an input table; a table without its own rules gets null-key rules
-    (`null series key`, `null <column>`) for the key of its contract."""
+def rules_for(
+    table: str, negative_quantity: str = "quarantine", columns: Sequence[str] = ()
+) -> list[tuple[Column, str]]:
+    """The row rules of an input table (`columns`: those present, for optional ones); a
+    table without its own rules gets null-key rules (`null series key`, `null <column>`)
+    for the key of its contract."""
     from pyspark.sql import functions as F
 
     if table == "sales":
         return sales_rules(negative_quantity)
+    if table == "promotions":
+        return promotions_rules("discount" in columns)
     if table in _RULES:
         return _RULES[table]()
     key = INPUTS[table]["key"]
@@ -211,7 +216,7 @@ def _null_key() -> Column:
 
 
 _RULES = {"item_params": item_params_rules, "inventory": inventory_rules,
-          "calendar": calendar_rules, "promotions": promotions_rules}
+          "calendar": calendar_rules}
 
 
 def first_reason(rules: list[tuple[Column, str]]) -> Column:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 _WIDTH = 160
-_INPUTS = ("sales", "inventory", "item_params")
+_INPUTS = tuple(tables.INPUTS)
 _RUN_TABLES = (
     "quarantine", "series_profile", "backtest_metrics", "model_selection",
     "backtest_residuals", "forecasts", "plans", "simulation", "simulation_summary",
+    "data_quality",
 )
 
 
