@@ -59,16 +59,13 @@ def build_plan(
     rows = (
         params.join(_forecast_series(forecasts, settings.levels), SERIES_KEYS, "full_outer")
         .join(_latest_inventory(inventory, as_of_date), SERIES_KEYS, "left")
-        .transform(_with_profile, profile)
+        .transform(with_profile, profile)
     )
     if residuals is not None:
         rows = rows.join(_cum_errors(residuals), [*SERIES_KEYS, "model"], "left")
     else:
         rows = rows.withColumn("cum_errors", F.lit(None))
-    lifecycle = F.when(F.col("params_lifecycle") == "end_of_life", "end_of_life").otherwise(
-        F.coalesce("profile_lifecycle", "params_lifecycle", F.lit("active"))
-    )
-    rows = rows.withColumn("lifecycle", lifecycle)
+    rows = rows.withColumn("lifecycle", lifecycle())
     typed = rows.select(*[F.col(name).cast(kind).alias(name) for name, kind in PLAN_INPUT_FIELDS])
     return typed.mapInPandas(partial(plan_batches, settings=settings), PLAN_SCHEMA)
 
@@ -123,7 +120,18 @@ def _latest_inventory(inventory: DataFrame, as_of_date: str | dt.date) -> DataFr
     )
 
 
-def _with_profile(rows: DataFrame, profile: DataFrame | None) -> DataFrame:
+def lifecycle() -> Column:
+    """A series' lifecycle: `end_of_life` declared in item params always wins, then the
+    profile's, then the item params', else `active` (needs `params_lifecycle` and
+    `profile_lifecycle` columns)."""
+    from pyspark.sql import functions as F
+
+    return F.when(F.col("params_lifecycle") == "end_of_life", "end_of_life").otherwise(
+        F.coalesce("profile_lifecycle", "params_lifecycle", F.lit("active"))
+    )
+
+
+def with_profile(rows: DataFrame, profile: DataFrame | None) -> DataFrame:
     """Add demand class, ABC class, the profile's lifecycle and the trailing std of daily
     demand (all null without a profile)."""
     from pyspark.sql import functions as F

@@ -38,6 +38,7 @@ from restock.config import section
 from restock.errors import ConfigError
 from restock.forecast import ForecastSettings, per_bucket
 from restock.panel import build_panel, epoch_day
+from restock.plan import lifecycle, with_profile
 from restock.policy import (
     PolicySettings,
     demand_over,
@@ -417,19 +418,8 @@ def series_inputs(
         *SERIES_KEYS, *[c for c in SERIES_INPUT[4:-1]],
         F.col("lifecycle").alias("params_lifecycle"), F.lit(True).alias("has_params"),
     )
-    rows = models.join(params, SERIES_KEYS, "left")
-    if profile is not None:
-        rows = rows.join(
-            profile.select(*SERIES_KEYS, "abc_class", "demand_class",
-                           F.col("lifecycle").alias("profile_lifecycle")),
-            SERIES_KEYS, "left",
-        )
-    else:
-        rows = rows.select("*", *[F.lit(None).cast("string").alias(c) for c in
-                                  ("abc_class", "demand_class", "profile_lifecycle")])
-    lifecycle = F.when(F.col("params_lifecycle") == "end_of_life", "end_of_life").otherwise(
-        F.coalesce("profile_lifecycle", "params_lifecycle", F.lit("active")))
-    return rows.withColumn("lifecycle", lifecycle).withColumn(
+    rows = with_profile(models.join(params, SERIES_KEYS, "left"), profile)
+    return rows.withColumn("lifecycle", lifecycle()).withColumn(
         "has_params", F.coalesce("has_params", F.lit(False))
     ).select(*SERIES_KEYS, *SERIES_INPUT)
 
