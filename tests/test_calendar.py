@@ -41,21 +41,32 @@ def _weekly_yearly(days: int, end: int) -> np.ndarray:
     return 40.0 * WEEK[(t + 3) % 7] * (1 + 0.5 * np.cos(2 * np.pi * (t - end) / 365.0))
 
 
-def test_mstl_recovers_a_known_weekly_and_yearly_pattern(settings):
+@pytest.mark.parametrize("yearly", ["MSTL", "YearlyETS"])
+def test_yearly_models_recover_a_known_weekly_and_yearly_pattern(settings, yearly):
     # the yearly peak is on the as-of date: a model with only the weekly season carries the
-    # rising level on, MSTL turns down with the yearly shape
+    # rising level on, the yearly models turn down with the yearly shape
     truth = _weekly_yearly(3 * 365, END)
     noise = np.random.default_rng(3).normal(0, 1.0, truth.size)
     observed = (truth + noise)[:-H]
     frame = history({("S", "L"): observed})
-    out = forecast_bucket(frame, routes({("S", "L"): ["MSTL", "AutoETS"]}), settings=settings,
+    out = forecast_bucket(frame, routes({("S", "L"): [yearly, "AutoETS"]}), settings=settings,
                           as_of_date=AS_OF)
     future = truth[-H:]
     error = {m: np.abs(g.sort_values("step")["yhat"].to_numpy() - future).mean()
              for m, g in out.groupby("model")}
     assert set(out["status"]) == {"ok"}
-    assert error["MSTL"] < 0.05 * future.mean()  # within 5% of the true level
-    assert error["MSTL"] < 0.5 * error["AutoETS"]
+    assert set(out["fitted_model"]) == {yearly, "AutoETS"}
+    assert error[yearly] < 0.05 * future.mean()  # within 5% of the true level
+    assert error[yearly] < 0.5 * error["AutoETS"]
+
+
+def test_yearly_ets_needs_two_years_of_demand_and_falls_back_without_them(settings):
+    truth = _weekly_yearly(3 * 365, END)[:-H]
+    truth[200:700] = 0.0  # three years of history, under two of them with demand
+    out = forecast_bucket(history({("S", "L"): truth}), routes({("S", "L"): "YearlyETS"}),
+                          settings=settings, as_of_date=AS_OF)
+    assert set(out["status"]) == {"fallback"}
+    assert out["error"].iloc[0].startswith("YearlyETS: ValueError: needs two years")
 
 
 def _promo_history(future_promo: bool) -> tuple[pd.DataFrame, np.ndarray]:
@@ -128,6 +139,27 @@ def test_horizon_regressors_come_from_the_calendar_and_promotions_only():
     assert list(a["event_holiday"]) == [0, 1, 0, 0, 0]  # the L2-only holiday is not at L1
     assert list(b["event_holiday"]) == [0, 1, 0, 1, 0]
     assert x["event_festival"].sum() == 0  # a past event is not in the horizon
+
+
+def test_event_days_are_not_capped_as_outliers_and_carry_their_full_uplift(settings):
+    # flat Poisson(20) with a festival every 30 days selling 4x: far above median + 5 MAD,
+    # yet real demand, so the fit keeps it and the festival in the horizon gets about 4x
+    assert settings.outliers.enabled
+    rng = np.random.default_rng(11)
+    first = END - 364
+    festivals = np.arange(first + 9, END + 1, 30)
+    y = rng.poisson(20.0, 365).astype(float)
+    y[festivals - first] = rng.poisson(80.0, festivals.size)
+    ahead = festivals[-1] + 30
+    assert END < ahead <= END + H
+    events = Events(day=np.append(festivals, ahead), location=np.full(festivals.size + 1, None),
+                    event_type=np.full(festivals.size + 1, "festival", dtype=object))
+    out = forecast_bucket(history({("S", "L"): y}), routes({("S", "L"): "AutoETS"}),
+                          settings=settings, as_of_date=AS_OF, events=events)
+    yhat = out.sort_values("step")["yhat"].to_numpy()
+    step = ahead - END
+    assert out["outliers_capped"].iloc[0] == 0
+    assert yhat[step - 1] / np.delete(yhat, step - 1).mean() == pytest.approx(4.0, rel=0.15)
 
 
 def test_uplift_is_the_ratio_to_the_plain_days_around_the_event():

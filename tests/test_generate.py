@@ -228,3 +228,34 @@ def test_spark_tables_round_trip_and_ignore_partitioning(spark, wconf):
     local = local.assign(date=local["date"].dt.date, quantity=local["quantity"].astype(float))
     local = local.sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(stored, local, check_dtype=False)
+
+
+@pytest.mark.parametrize("pattern", ["smooth", "erratic", "intermittent", "lumpy"])
+def test_the_oracle_mean_and_median_match_the_drawn_demand(patterns, pattern):
+    # pooled over five series of the pattern and two years: the drawn units add up to the
+    # oracle mean (heavy-tailed lognormal sizes: within 10%), and about half the days fall
+    # on each side of the oracle median
+    ids = patterns.index[patterns == pattern][:5]
+    day_numbers = np.arange(-DAYS + 1, 1) + (np.datetime64(END) - np.datetime64(0, "D")).astype(int)
+    drawn, mean, median = [], [], []
+    for i in ids:
+        spec = gen.series_spec(7, int(i))
+        sold = gen.series_sales(spec, 7, int(i), day_numbers)
+        y = np.zeros(DAYS)
+        y[sold["day"] - day_numbers[0]] = sold["quantity"]
+        drawn.append(y)
+        mean.append(gen.demand_quantile(spec, 7, int(i), day_numbers, None))
+        median.append(gen.demand_quantile(spec, 7, int(i), day_numbers, 0.5))
+    y, mean, median = (np.concatenate(a) for a in (drawn, mean, median))
+    rel = 0.1 if pattern in ("erratic", "lumpy") else 0.03
+    assert y.sum() == pytest.approx(mean.sum(), rel=rel)
+    assert (y <= median).mean() >= 0.47
+    assert (y < median).mean() <= 0.53
+
+
+def test_the_calendar_mix_gives_every_series_a_yearly_cycle_and_promotions():
+    specs = [gen.series_spec(7, i, gen.MIXES["calendar"]) for i in range(100)]
+    assert all(s.season_amplitude > 0 and s.promos_per_year > 0 for s in specs)
+    assert {s.pattern for s in specs} == {"smooth", "erratic"}
+    default = [gen.series_spec(7, i) for i in range(100)]
+    assert default == [gen.series_spec(7, i, gen.MIXES["default"]) for i in range(100)]

@@ -92,15 +92,23 @@ def cli() -> None:
               help="Last day of history (and inventory date).")
 @click.option("--bad-rows", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of sales rows to corrupt, to exercise quarantine.")
+@click.option("--mix", default="default", show_default=True,
+              help="Shares of demand patterns, yearly cycles and promotions: default | "
+                   "calendar (every series seasonal and promoted).")
 @common_options
-def generate(series, days, seed, end_date, bad_rows, **options) -> None:
-    """Write synthetic sales, inventory and item_params tables (same seed, same data)."""
+def generate(series, days, seed, end_date, bad_rows, mix, **options) -> None:
+    """Write synthetic sales, inventory, item_params, calendar and promotions tables (same
+    seed, same data)."""
     from restock import tables
+    from restock.generate import MIXES
     from restock.generate import generate as make
 
+    if mix not in MIXES:
+        raise click.BadParameter(f"'{mix}'; known: {', '.join(MIXES)}", param_hint="--mix")
     ctx = _context(options)
-    frames = make(ctx.spark, series, days, seed, end_date.date(), bad_row_share=bad_rows)
-    note = f"generate series={series} days={days} seed={seed}"
+    frames = make(ctx.spark, series, days, seed, end_date.date(), bad_row_share=bad_rows,
+                  mix=MIXES[mix])
+    note = f"generate series={series} days={days} seed={seed} mix={mix}"
     for name, df in frames.items():
         tables.write_input(df, ctx.conf, name, note)
         click.echo(f"{name:<12} {tables.location(ctx.conf, name)}")

@@ -35,6 +35,18 @@ class Events:
         """Feature column names: `promo` (with promotions), then `event_<type>`."""
         return (["promo"] if self.promotions else []) + [f"event_{t}" for t in self.types]
 
+    def hits(self, location: np.ndarray, day: np.ndarray, kind: str | None = None) -> np.ndarray:
+        """Per (location, epoch day) row: whether an event (of type `kind`; None = any) falls
+        on it, at every location or at that one."""
+        of_type = self.event_type == kind if kind is not None else np.ones(self.day.size, bool)
+        everywhere = pd.isna(self.location)
+        hit = np.isin(day, self.day[of_type & everywhere])
+        local = of_type & ~everywhere
+        if local.any():
+            index = pd.MultiIndex.from_arrays([self.location[local], self.day[local]])
+            hit |= pd.MultiIndex.from_arrays([location, day]).isin(index)
+        return hit
+
 
 def split_promo(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a bucket's rows into sales (quantity set) and promotion days (quantity null)."""
@@ -68,16 +80,8 @@ class Exog:
         if self.events.promotions:
             out["promo"] = np.isin(code.astype(np.int64) * _KEY + day, self.promo_keys)
         location = self.panel.keys["location_id"].to_numpy(dtype=object)[code]
-        everywhere = pd.isna(self.events.location)
         for kind in self.events.types:
-            of_type = self.events.event_type == kind
-            hit = np.isin(day, self.events.day[of_type & everywhere])
-            local = of_type & ~everywhere
-            if local.any():
-                index = pd.MultiIndex.from_arrays([self.events.location[local],
-                                                   self.events.day[local]])
-                hit |= pd.MultiIndex.from_arrays([location, day]).isin(index)
-            out[f"event_{kind}"] = hit
+            out[f"event_{kind}"] = self.events.hits(location, day, kind)
         return pd.DataFrame(out, index=range(len(code))).astype(np.float64)
 
     def history(self, codes: np.ndarray) -> pd.DataFrame:

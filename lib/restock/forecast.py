@@ -112,7 +112,7 @@ def forecast_bucket(
     if history.empty or routes.empty:
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
-    panel = build_panel(_promo_flagged(history, promo), epoch_day(as_of_date),
+    panel = build_panel(_exempt_flagged(history, promo, events), epoch_day(as_of_date),
                         settings.max_train_days, settings.outliers)
     exog = Exog.build(panel, promo, events) if events is not None else None
     routes = routes.assign(code=panel.codes_of(routes))
@@ -167,15 +167,20 @@ def _forecast_group(
     return _collapse_failed(out)
 
 
-def _promo_flagged(history: pd.DataFrame, promo: pd.DataFrame) -> pd.DataFrame:
-    """Sales rows with `promo` true on promotion days: sales' own flag, or a day of the
-    promotions table (outlier capping leaves those days alone)."""
+def _exempt_flagged(
+    history: pd.DataFrame, promo: pd.DataFrame, events: Events | None
+) -> pd.DataFrame:
+    """Sales rows with `promo` true on the days outlier capping leaves alone: promotion days
+    (sales' own flag, or a day of the promotions table) and, with the calendar in use,
+    calendar event days; their lift is real demand, and the uplift is measured on them."""
     flagged = history["promo"].fillna(False).astype(bool) if "promo" in history else False
+    keys = ["sku_id", "location_id", "day"]
     if len(promo):
-        keys = ["sku_id", "location_id", "day"]
         days = pd.MultiIndex.from_frame(promo[keys])
-        planned = pd.MultiIndex.from_frame(history[keys]).isin(days)
-        flagged = flagged | planned
+        flagged = flagged | pd.MultiIndex.from_frame(history[keys]).isin(days)
+    if events is not None and events.day.size:
+        flagged = flagged | events.hits(history["location_id"].to_numpy(dtype=object),
+                                        history["day"].to_numpy())
     return history.assign(promo=flagged)
 
 

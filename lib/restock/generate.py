@@ -5,11 +5,13 @@ Series are generated on the executors: `spark.range(n_series)` feeds `mapInPanda
 functions, and series i draws only from `np.random.default_rng([seed, i, stream])`, so the
 data does not depend on partitioning. Series i is `SKU{i // n_loc:06d}` at `LOC{i % n_loc:03d}`.
 
-Demand patterns (shares of series): smooth 30%, erratic 15%, intermittent 30%, lumpy 15%
-(Syntetos-Boylan classes), new products 5% (10-89 days of history, ramping up) and
+Demand patterns (shares of series, default mix): smooth 30%, erratic 15%, intermittent 30%,
+lumpy 15% (Syntetos-Boylan classes), new products 5% (10-89 days of history, ramping up) and
 end-of-life items 5% (decay, then no sales for the last 60-300 days; 80% are declared
 `end_of_life`, the others stay `active` and stop at least 150 days before the end date so
-that profiling can detect them). 40% of series have yearly seasonality, 30% have promotions.
+that profiling can detect them). 40% of series have yearly seasonality (a sine of amplitude
+U(0.1, 0.5), random phase), 30% have promotions. The `calendar` mix (`MIXES`) gives every
+series a yearly cycle and promotions, with smooth 60% and erratic 40%.
 Promotions are 3-10-day windows, 2-6 a year, drawn over the history and `FUTURE_DAYS` beyond
 it: `promotions` lists every window (the future ones are planned promotions), `sales` marks
 the past ones (`promo`, discounted `price`) and multiplies their demand by the item's uplift.
@@ -67,6 +69,25 @@ _SHAPES = {
 
 
 @dataclass(frozen=True)
+class Mix:
+    """The shares series_spec draws with: demand patterns (in `PATTERNS` order), series with
+    a yearly cycle, series with promotions."""
+
+    pattern_shares: tuple[float, ...] = PATTERN_SHARES
+    yearly_share: float = 0.4
+    promo_share: float = 0.3
+
+
+MIXES = {
+    "default": Mix(),
+    # every series has a yearly cycle and promotions, and enough volume for them to show:
+    # smooth and erratic patterns only (the calendar-aware benchmark's data)
+    "calendar": Mix(pattern_shares=(0.6, 0.4, 0.0, 0.0, 0.0, 0.0), yearly_share=1.0,
+                    promo_share=1.0),
+}
+
+
+@dataclass(frozen=True)
 class SeriesSpec:
     """The per-series parameters all three tables derive from (drawn from stream `_SPEC`)."""
 
@@ -100,21 +121,22 @@ class SeriesSpec:
         return self.occurrence * self.level * math.exp(self.size_sigma**2 / 2)
 
 
-def series_spec(seed: int, series_id: int) -> SeriesSpec:
-    """Draw the parameters of one series; they depend only on seed and series id.
+def series_spec(seed: int, series_id: int, mix: Mix = MIXES["default"]) -> SeriesSpec:
+    """Draw the parameters of one series; they depend only on seed, series id and mix.
 
     Args:
         seed: the data set's seed.
         series_id: the series number, 0 .. n_series - 1.
+        mix: the shares of patterns, yearly cycles and promotions.
 
     Returns:
         The series' demand pattern, price, cost and lifecycle parameters.
     """
     rng = np.random.default_rng([seed, series_id, _SPEC])
-    pattern = str(rng.choice(PATTERNS, p=PATTERN_SHARES))
+    pattern = str(rng.choice(PATTERNS, p=mix.pattern_shares))
     level, occurrence, size_sigma = _demand_shape(rng, pattern)
     unit_cost = float(np.clip(rng.lognormal(np.log(12.0), 1.1), 0.5, 500.0))
-    has_promo = rng.random() < 0.3
+    has_promo = rng.random() < mix.promo_share
     declared_eol = pattern == "end_of_life" and rng.random() < 0.8
     lifecycle_days = 0  # new: days of history; end_of_life: days without sales at the end
     if pattern in ("new", "end_of_life"):
@@ -127,7 +149,7 @@ def series_spec(seed: int, series_id: int) -> SeriesSpec:
         size_sigma=size_sigma,
         dispersion=float(rng.uniform(10.0, 50.0)),
         weekly_strength=float(rng.uniform(0.3, 1.0)),
-        season_amplitude=float(rng.uniform(0.1, 0.5)) if rng.random() < 0.4 else 0.0,
+        season_amplitude=float(rng.uniform(0.1, 0.5)) if rng.random() < mix.yearly_share else 0.0,
         season_phase=float(rng.uniform(0.0, 2 * np.pi)),
         trend_per_year=float(rng.uniform(-0.3, 0.3)) if pattern == "smooth" else 0.0,
         promos_per_year=float(rng.uniform(2.0, 6.0)) if has_promo else 0.0,
@@ -172,6 +194,46 @@ def series_sales(
         "promo": promo[sold],
         "price": np.round(price[sold], 2),
     }
+
+
+def demand_quantile(
+    spec: SeriesSpec, seed: int, series_id: int, day_numbers: np.ndarray, q: float | None
+) -> np.ndarray:
+    """The true distribution of the series' daily demand, as the benchmarks' oracle: its mean
+    (q None) or its q-quantile per day (the median is the forecast no model can beat on
+    MAE). day_numbers must be the generated days (the promotions and lifecycle depend on
+    the span); erratic sizes are taken before the rounding to whole units.
+    """
+    from scipy import stats
+
+    starts, ends = promo_windows(spec, seed, series_id, day_numbers[0], day_numbers[-1])
+    factor = _demand_factor(spec, day_numbers, _covered(day_numbers, starts, ends))
+    if spec.pattern not in ("intermittent", "lumpy", "erratic"):  # negative binomial
+        mean = spec.level * factor
+        if q is None:
+            return mean
+        shape = spec.dispersion
+        return np.where(mean > 0, stats.nbinom.ppf(q, shape, shape / (shape + mean)), 0.0)
+    sigma = spec.size_sigma
+    if spec.pattern == "erratic":
+        p_day = np.where(factor > 0, spec.occurrence, 0.0)
+        scale = spec.level * factor
+    else:
+        p_day = np.minimum(1.0, spec.occurrence * factor)
+        scale = np.full(factor.shape, spec.level)
+    lumpy = float(spec.pattern == "lumpy")  # lumpy sizes are 1 + a rounded lognormal
+    if q is None:
+        if spec.pattern == "intermittent":  # sizes 1 + Poisson(level - 1)
+            return p_day * spec.level
+        return p_day * (lumpy + scale * math.exp(sigma**2 / 2))
+    # P(Y <= m) = 1 - p_day + p_day * P(size <= m): zero below, else a size quantile
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.clip((q - (1.0 - p_day)) / p_day, 1e-9, 1.0 - 1e-9)
+    if spec.pattern == "intermittent":
+        size = 1.0 + stats.poisson.ppf(a, spec.level - 1.0)
+    else:
+        size = np.maximum(1.0, lumpy + np.rint(scale * np.exp(sigma * stats.norm.ppf(a))))
+    return np.where(q > 1.0 - p_day, size, 0.0)
 
 
 def promo_windows(
@@ -331,6 +393,7 @@ def sales_batches(
     end_date: datetime.date,
     n_locations: int,
     bad_row_share: float = 0.0,
+    mix: Mix = MIXES["default"],
 ) -> Iterator[pd.DataFrame]:
     """Sales rows (`SALES_SCHEMA`) of the series whose ids arrive in the `id` column.
 
@@ -341,13 +404,14 @@ def sales_batches(
         end_date: the last day of history.
         n_locations: locations per SKU (series i is at location i % n_locations).
         bad_row_share: share of rows to corrupt (see the module docstring).
+        mix: the shares of patterns, yearly cycles and promotions (`series_spec`).
 
     Yields:
         One frame per chunk of series: only days with a sale (plus injected bad rows).
     """
     day_numbers = _day_numbers(days, end_date)
     for chunk in _series_ids(batches):
-        sold = [(i, series_sales(series_spec(seed, i), seed, i, day_numbers)) for i in chunk]
+        sold = [(i, series_sales(series_spec(seed, i, mix), seed, i, day_numbers)) for i in chunk]
         parts = [_corrupt(rows, seed, i, bad_row_share) for i, rows in sold]
         counts = [len(part["day"]) for part in parts]
         rows = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -369,11 +433,11 @@ ITEM_PARAMS_COLUMNS, ITEM_PARAMS_SCHEMA = _contract("item_params")
 
 
 def item_params_batches(
-    batches: Iterator[pd.DataFrame], seed: int, n_locations: int
+    batches: Iterator[pd.DataFrame], seed: int, n_locations: int, mix: Mix = MIXES["default"]
 ) -> Iterator[pd.DataFrame]:
     """One `ITEM_PARAMS_SCHEMA` row per series id in the `id` column of the batches."""
     for chunk in _series_ids(batches):
-        rows = [_item_params(series_spec(seed, i), seed, i) for i in chunk]
+        rows = [_item_params(series_spec(seed, i, mix), seed, i) for i in chunk]
         frame = pd.DataFrame(rows)
         frame["sku_id"], frame["location_id"] = _ids(n_locations, chunk)
         frame["review_period_days"] = frame["review_period_days"].astype(np.int32)
@@ -409,11 +473,12 @@ INVENTORY_COLUMNS, INVENTORY_SCHEMA = _contract("inventory")
 
 
 def inventory_batches(
-    batches: Iterator[pd.DataFrame], seed: int, end_date: datetime.date, n_locations: int
+    batches: Iterator[pd.DataFrame], seed: int, end_date: datetime.date, n_locations: int,
+    mix: Mix = MIXES["default"],
 ) -> Iterator[pd.DataFrame]:
     """One `INVENTORY_SCHEMA` row per series id, as of end_date."""
     for chunk in _series_ids(batches):
-        rows = [_inventory(series_spec(seed, i), seed, i) for i in chunk]
+        rows = [_inventory(series_spec(seed, i, mix), seed, i) for i in chunk]
         frame = pd.DataFrame(rows, columns=["on_hand", "on_order", "backorders"], dtype=float)
         frame["sku_id"], frame["location_id"] = _ids(n_locations, chunk)
         frame["as_of_date"] = np.full(len(chunk), np.datetime64(end_date, "D"))
@@ -438,12 +503,13 @@ def promotions_batches(
     days: int,
     end_date: datetime.date,
     n_locations: int,
+    mix: Mix = MIXES["default"],
 ) -> Iterator[pd.DataFrame]:
     """`PROMOTIONS_SCHEMA` rows: every promotion window of the series ids in the batches,
     past and planned (up to FUTURE_DAYS after end_date)."""
     day_numbers = _day_numbers(days, end_date)
     for chunk in _series_ids(batches):
-        specs = [series_spec(seed, i) for i in chunk]
+        specs = [series_spec(seed, i, mix) for i in chunk]
         windows = [
             promo_windows(spec, seed, i, day_numbers[0], day_numbers[-1])
             for i, spec in zip(chunk, specs, strict=True)
@@ -472,6 +538,7 @@ def generate(
     end_date: datetime.date,
     bad_row_share: float = 0.0,
     partitions: int | None = None,
+    mix: Mix = MIXES["default"],
 ) -> dict[str, DataFrame]:
     """Build the synthetic input tables as lazy Spark DataFrames, generated on executors.
 
@@ -484,6 +551,7 @@ def generate(
         bad_row_share: share of sales rows to corrupt (see the module docstring).
         partitions: Spark partitions of the series ids; default one per 250 series, at
             least spark.default.parallelism. The data does not depend on it.
+        mix: the shares of patterns, yearly cycles and promotions (`MIXES`).
 
     Returns:
         `{"sales": df, "inventory": df, "item_params": df, "calendar": df,
@@ -500,11 +568,12 @@ def generate(
     default = max(spark.sparkContext.defaultParallelism, math.ceil(n_series / _SERIES_PER_PART))
     ids = spark.range(n_series).repartition(max(1, min(partitions or default, n_series)))
     sales = partial(sales_batches, seed=seed, days=days, end_date=end_date, n_locations=n_loc,
-                    bad_row_share=bad_row_share)
-    params = partial(item_params_batches, seed=seed, n_locations=n_loc)
-    inventory = partial(inventory_batches, seed=seed, end_date=end_date, n_locations=n_loc)
+                    bad_row_share=bad_row_share, mix=mix)
+    params = partial(item_params_batches, seed=seed, n_locations=n_loc, mix=mix)
+    inventory = partial(inventory_batches, seed=seed, end_date=end_date, n_locations=n_loc,
+                        mix=mix)
     promotions = partial(promotions_batches, seed=seed, days=days, end_date=end_date,
-                         n_locations=n_loc)
+                         n_locations=n_loc, mix=mix)
     day_numbers = _day_numbers(days, end_date)
     events = calendar_events(int(day_numbers[0]), int(day_numbers[-1]) + FUTURE_DAYS)
     return {

@@ -1,7 +1,7 @@
-"""Outlier capping before fitting: median + k·MAD over a series' non-zero, non-promotion days.
+"""Outlier capping before fitting: median + k·MAD over a series' non-zero, non-exempt days.
 
-For one series, the days considered are those with demand (y > 0) that are not promotion
-days (a promotion's lift is real demand). With at least `min_nonzero_days` of them:
+For one series, the days considered are those with demand (y > 0) that are not exempt:
+promotion and calendar-event days (their lift is real demand). With at least `min_nonzero_days` of them:
 
     m = median(y_d),  MAD = median(|y_d - m|),  sigma = 1.4826 · MAD,  cap = m + k · sigma
 
@@ -53,7 +53,7 @@ def cap(y: np.ndarray, exempt: np.ndarray | None, rule: OutlierRule) -> tuple[np
 
     Args:
         y: daily demand.
-        exempt: True on days never capped (promotions), or None.
+        exempt: True on days never capped (promotions, calendar events), or None.
         rule: k and the minimum number of considered days.
 
     Returns:

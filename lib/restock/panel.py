@@ -72,8 +72,8 @@ def build_panel(
             several rows of the same day add up; days after `end` are ignored.
         end: the as-of epoch day, last day of every series.
         max_days: keep only the newest `max_days` days of each series (0 = all).
-        outliers: cap each series' outliers with this rule (`outliers.cap`; promotion
-            days are exempt); None = no capping.
+        outliers: cap each series' outliers with this rule (`outliers.cap`; days with
+            `promo` true are exempt); None = no capping.
     """
     history = history[history["day"] <= end]
     joined = _joined(history)
