@@ -24,6 +24,7 @@ data where every series has a yearly cycle and promotions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import shutil
 import tempfile
@@ -113,8 +114,9 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
         },
         "candidates": {
             "weekly": candidates_of(profiled, settings).toPandas(),
-            "calendar": candidates_of(profiled, settings, CalendarSettings.from_conf(conf))
-            .toPandas(),
+            # without calendar.benchmark: a reference for reports, not part of the strategy
+            "calendar": candidates_of(profiled, settings, dataclasses.replace(
+                CalendarSettings.from_conf(conf), benchmark=None)).toPandas(),
         },
         "train_end": run.as_of_date,
         "end": end,

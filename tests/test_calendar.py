@@ -112,6 +112,18 @@ def test_a_planned_promotion_raises_the_forecast_and_the_order_up_to_level(setti
     assert plans[True]["order_qty"] > plans[False]["order_qty"]
 
 
+def test_the_weekly_only_reference_ignores_promotions_and_events(settings):
+    frame, _ = _promo_history(True)
+    route = routes({("S", "L"): "AutoETSWeekly"})
+    blind = forecast_bucket(frame, route, settings=settings, as_of_date=AS_OF,
+                            events=Events(promotions=True))
+    plain = forecast_bucket(frame, route, settings=settings, as_of_date=AS_OF)
+    pd.testing.assert_frame_equal(blind, plain)
+    aware = forecast_bucket(frame, routes({("S", "L"): "AutoETS"}), settings=settings,
+                            as_of_date=AS_OF, events=Events(promotions=True))
+    assert aware["yhat"].iloc[2:7].min() > 1.5 * blind["yhat"].iloc[2:7].max()
+
+
 def test_horizon_regressors_come_from_the_calendar_and_promotions_only():
     events = Events(
         day=np.array([END + 2, END + 4, END - 10]),

@@ -117,6 +117,29 @@ def test_simulate_replays_every_forecast_series_against_the_baselines(spark, bas
     assert jobs.loc["simulate", "series_count"] == len(forecast_series.drop_duplicates())
 
 
+def test_summary_reports_the_calendar_aware_gain_against_the_weekly_only_reference(
+    spark, base_conf, warehouse, capsys
+):
+    conf = _conf(base_conf, warehouse)
+    series = _run_rows(spark, conf, "backtest_metrics", "t1")
+    series = series[(series["scope"] == "series") & (series["status"] == "ok")]
+    profile = _run_rows(spark, conf, "series_profile", "t1")
+    keys = ["sku_id", "location_id"]
+    weekly = series[series["model"] == "AutoETSWeekly"]
+    classes = weekly[keys].merge(profile[[*keys, "demand_class"]], on=keys)["demand_class"]
+    assert len(weekly) > 0 and set(classes) <= {"smooth", "erratic"}
+    assert not weekly["selected"].any()  # a reference, never chosen
+    selected = series[series["selected"]].set_index(keys)["mase"]
+    both = weekly.set_index(keys)["mase"].to_frame("weekly").join(selected.rename("selected"),
+                                                                  how="inner").dropna()
+    capsys.readouterr()
+    assert restock(warehouse, "summary", "--run-id", "t1") == 0
+    out = capsys.readouterr().out
+    assert (f"calendar-aware: on the {len(both)} series backtested against the weekly-only "
+            f"reference (AutoETSWeekly: no promotions, events or yearly cycle), selected MASE "
+            f"{both['selected'].mean():.3f} against {both['weekly'].mean():.3f}") in out
+
+
 def test_rerun_with_the_same_run_id_replaces_rather_than_duplicates(spark, base_conf, warehouse):
     conf = _conf(base_conf, warehouse)
     before = {n: len(_run_rows(spark, conf, n, "t1")) for n in ("forecasts", "plans", "runs")}

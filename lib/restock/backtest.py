@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from restock import metrics
+from restock.calendar import CalendarSettings
 from restock.config import section
 from restock.errors import ConfigError
 from restock.exog import Events, Exog, split_promo
@@ -22,8 +23,6 @@ from restock.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-    from restock.calendar import CalendarSettings
 
 SELECTION_METRICS = ("mase", "wape", "rmse", "mae")
 METRIC_NAMES = ("mae", "mse", "rmse", "mase", "wape", "bias", "bias_pct", "r2")
@@ -46,6 +45,7 @@ class BacktestSettings:
     interval_step_days: int
     min_train_days: int
     uplift: tuple[str, int, int] = ("none", 0, 0)
+    calendar_benchmark: str | None = None  # backtested where `candidates_of` adds it, unranked
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> BacktestSettings:
@@ -75,6 +75,7 @@ class BacktestSettings:
             interval_step_days=int(fc["interval_step_days"]),
             min_train_days=int(bt.get("min_train_days", 28)),
             uplift=uplift_of(conf),
+            calendar_benchmark=CalendarSettings.from_conf(conf).benchmark,
         )
 
     @property
@@ -218,7 +219,7 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
     order = out.assign(score=score).sort_values(
         ["sku_id", "location_id", "score", "mae", "cost", "model"], na_position="last"
     )
-    order = order[~order["failed"] & ~order["model"].isin(s.benchmarks)]
+    order = order[~order["failed"] & ~order["model"].isin([*s.benchmarks, s.calendar_benchmark])]
     out["rank"] = order.groupby(SERIES_KEYS).cumcount().add(1).reindex(out.index)
     out["rank"] = out["rank"].astype("Int32")
     out["selected"] = (out["rank"] == 1).fillna(False).astype(bool)
@@ -231,7 +232,8 @@ def candidates_of(
     """Models to backtest per profiled series: its demand class's candidates (conf) and the
     benchmarks, for every series that is not end of life and has enough history; plus
     `calendar.yearly_model` where the yearly component is material
-    (`CalendarSettings.yearly_eligible`)."""
+    (`CalendarSettings.yearly_eligible`) and `calendar.benchmark` on the series of
+    `calendar.yearly_classes`."""
     from pyspark.sql import functions as F
 
     pairs = sorted({
@@ -251,7 +253,13 @@ def candidates_of(
     yearly = eligible.where(calendar.yearly_eligible()).select(
         "sku_id", "location_id", F.lit(calendar.yearly_model).alias("model")
     )
-    return out.unionByName(yearly).distinct()
+    out = out.unionByName(yearly)
+    if calendar.benchmark:
+        out = out.unionByName(
+            eligible.where(F.col("demand_class").isin(*calendar.yearly_classes)).select(
+                "sku_id", "location_id", F.lit(calendar.benchmark).alias("model"))
+        )
+    return out.distinct()
 
 
 def backtest(

@@ -38,6 +38,7 @@ class CalendarSettings:
     yearly_classes: tuple[str, ...]
     min_yearly_strength: float
     min_yearly_history_days: int
+    benchmark: str | None = None
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> CalendarSettings:
@@ -59,6 +60,8 @@ class CalendarSettings:
             yearly_classes=classes,
             min_yearly_strength=float(c["min_yearly_strength"]),
             min_yearly_history_days=int(c["min_yearly_history_days"]),
+            benchmark=(check_models([c["benchmark"]], "calendar.benchmark")[0]
+                       if c.get("benchmark") else None),
         )
 
     def yearly_eligible(self) -> Column:

@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
-    whether it fits exogenous regressors itself, and the fewest days it accepts."""
+    whether it fits exogenous regressors itself, the fewest days it accepts, and whether it
+    uses the calendar at all (False: no regressors, no uplift; a weekly-only reference)."""
 
     build: Callable[[int], Any]
     cost_rank: int
     native_intervals: bool
     exogenous: bool = False
     min_days: int = 0
+    calendar: bool = True
 
 
 YEAR_DAYS = 365
@@ -105,6 +107,8 @@ MODELS: dict[str, ModelSpec] = {
     "IMAPA": ModelSpec(lambda s: sf.IMAPA(), 3, False),
     "TSB": ModelSpec(lambda s: sf.TSB(alpha_d=0.1, alpha_p=0.1), 2, False),
     "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True),
+    # the same, blind to the calendar: the weekly-only reference of the calendar-aware gain
+    "AutoETSWeekly": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, calendar=False),
     "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
     "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
@@ -210,7 +214,7 @@ class Guarded:
         X: np.ndarray | None, X_future: np.ndarray | None,
     ) -> tuple[dict[str, np.ndarray], str]:
         """Fit one model with the regressors, the post-hoc uplift, or neither."""
-        if X is None or X_future is None or not X.shape[1]:
+        if X is None or X_future is None or not X.shape[1] or not spec.calendar:
             return self._one(name, spec, y, h, level)
         if spec.exogenous:
             varies = X.min(axis=0) != X.max(axis=0)

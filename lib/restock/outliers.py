@@ -1,7 +1,8 @@
 """Outlier capping before fitting: median + k·MAD over a series' non-zero, non-exempt days.
 
 For one series, the days considered are those with demand (y > 0) that are not exempt:
-promotion and calendar-event days (their lift is real demand). With at least `min_nonzero_days` of them:
+promotion and calendar-event days (their lift is real demand). With at least
+`min_nonzero_days` of them:
 
     m = median(y_d),  MAD = median(|y_d - m|),  sigma = 1.4826 · MAD,  cap = m + k · sigma
 
