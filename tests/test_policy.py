@@ -356,3 +356,11 @@ def test_output_schema_has_nulls_never_nan():
             assert not np.isnan(values).any(), name
     assert (plans["order_qty"] >= 0).all()
     assert plan_batch(pd.DataFrame(columns=[n for n, _ in PLAN_INPUT_FIELDS]), _settings()).empty
+
+
+def test_the_service_level_target_is_the_items_own_else_its_class_else_c():
+    policy = PolicySettings.from_conf(load_conf("local", environ={})["policy"])
+    own = [0.97, 1.0, None, np.nan, 0.0, None]
+    abc = ["A", "A", "B", None, "C", "X"]
+    np.testing.assert_allclose(policy.service_levels(own, abc),
+                               [0.97, 0.98, 0.95, 0.90, 0.90, 0.90])

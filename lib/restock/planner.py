@@ -172,10 +172,7 @@ def _status(pdf: pd.DataFrame, lifecycle: np.ndarray, has_forecast: np.ndarray) 
 
 def _targets(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
     """Service level, z, lead time, review period and protection interval."""
-    item = _num(pdf["service_level"])
-    by_class = _num(pdf["abc_class"].map(settings.service_level_by_abc))
-    fallback = np.where(np.isnan(by_class), settings.service_level_by_abc["C"], by_class)
-    v["service_level"] = np.where((item > 0) & (item < 1), item, fallback)
+    v["service_level"] = settings.service_levels(_num(pdf["service_level"]), pdf["abc_class"])
     v["z"] = z_score(v["service_level"])
     v["lead_time_days"] = _num(pdf["lead_time_days"])
     v["review_period_days"] = _num(pdf["review_period_days"])

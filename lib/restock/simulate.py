@@ -342,7 +342,8 @@ def simulate_bucket(
                                         "lifecycle", "model", "lead_time_days",
                                         "review_period_days")}
         base["policy_type"] = settings.policy.policy_type
-        base["target_service_level"] = _target(rec, settings.policy)
+        base["target_service_level"] = float(settings.policy.service_levels(
+            [rec.get("service_level")], [rec.get("abc_class")])[0])
         if not rec.get("has_params"):
             rows.append({**base, "status": "no_item_params"})
             continue
@@ -369,15 +370,6 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
         else:
             out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out
-
-
-def _target(rec: Mapping[str, Any], policy: PolicySettings) -> float:
-    """The item's service level when strictly in (0, 1), else its ABC class's, else C's."""
-    own = rec.get("service_level")
-    if own is not None and np.isfinite(own) and 0 < own < 1:
-        return float(own)
-    targets = policy.service_level_by_abc
-    return float(targets.get(rec.get("abc_class") or "C", targets["C"]))
 
 
 def _item(rec: Mapping[str, Any], csl: float) -> Item:
