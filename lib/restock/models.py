@@ -111,10 +111,11 @@ MODELS: dict[str, ModelSpec] = {
     "AutoETSWeekly": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, calendar=False),
     "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
     "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
+    # weekly season and a smooth yearly factor (calendar.yearly_model's default)
+    "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_days=2 * YEAR_DAYS),
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
     # the exogenous regressors (promotions, events)
     # (two whole years: STL estimates a yearly component from less without complaint)
-    "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_days=2 * YEAR_DAYS),
     "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
                       min_days=2 * YEAR_DAYS),
     "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
