@@ -39,7 +39,7 @@ from restock.backtest import BacktestSettings, backtest_bucket
 from restock.config import load_conf
 from restock.exog import Exog, split_promo
 from restock.forecast import ForecastSettings, forecast_bucket
-from restock.generate import MAX_LOCATIONS, MIXES, demand_quantile, series_spec
+from restock.generate import MAX_LOCATIONS, MIXES, demand_quantile, generated_days, series_spec
 from restock.metrics import seasonal_naive_scale
 from restock.panel import EPOCH, build_panel, epoch_day
 from restock.tables import SERIES_KEYS
@@ -209,7 +209,7 @@ def oracle(keys: pd.DataFrame, args: argparse.Namespace, data: dict,
     """The generator's true demand distribution over the holdout as a forecast, its mean
     (q None) or its q-quantile: with the median, the MASE no strategy can beat on average
     (generated data only)."""
-    days = np.arange(epoch_day(data["end"]) - args.days + 1, epoch_day(data["end"]) + 1)
+    days = generated_days(args.days, data["end"])
     parts = []
     for (sku, loc), i in zip(keys[KEYS].itertuples(index=False), series_ids(keys, args.series),
                              strict=True):

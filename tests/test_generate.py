@@ -236,7 +236,7 @@ def test_the_oracle_mean_and_median_match_the_drawn_demand(patterns, pattern):
     # oracle mean (heavy-tailed lognormal sizes: within 10%), and about half the days fall
     # on each side of the oracle median
     ids = patterns.index[patterns == pattern][:5]
-    day_numbers = np.arange(-DAYS + 1, 1) + (np.datetime64(END) - np.datetime64(0, "D")).astype(int)
+    day_numbers = gen.generated_days(DAYS, END)
     drawn, mean, median = [], [], []
     for i in ids:
         spec = gen.series_spec(7, int(i))

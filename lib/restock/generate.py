@@ -208,11 +208,10 @@ def demand_quantile(
 
     starts, ends = promo_windows(spec, seed, series_id, day_numbers[0], day_numbers[-1])
     factor = _demand_factor(spec, day_numbers, _covered(day_numbers, starts, ends))
+    if q is None and spec.pattern not in ("intermittent", "lumpy"):
+        return spec.mean_daily * factor  # the factor scales the volume (or the sizes)
     if spec.pattern not in ("intermittent", "lumpy", "erratic"):  # negative binomial
-        mean = spec.level * factor
-        if q is None:
-            return mean
-        shape = spec.dispersion
+        mean, shape = spec.level * factor, spec.dispersion
         return np.where(mean > 0, stats.nbinom.ppf(q, shape, shape / (shape + mean)), 0.0)
     sigma = spec.size_sigma
     if spec.pattern == "erratic":
@@ -222,10 +221,10 @@ def demand_quantile(
         p_day = np.minimum(1.0, spec.occurrence * factor)
         scale = np.full(factor.shape, spec.level)
     lumpy = float(spec.pattern == "lumpy")  # lumpy sizes are 1 + a rounded lognormal
-    if q is None:
+    if q is None:  # sparse patterns: the factor scales the chance of a demand day
         if spec.pattern == "intermittent":  # sizes 1 + Poisson(level - 1)
             return p_day * spec.level
-        return p_day * (lumpy + scale * math.exp(sigma**2 / 2))
+        return p_day * (1.0 + spec.level * math.exp(sigma**2 / 2))
     # P(Y <= m) = 1 - p_day + p_day * P(size <= m): zero below, else a size quantile
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.clip((q - (1.0 - p_day)) / p_day, 1e-9, 1.0 - 1e-9)
@@ -365,8 +364,9 @@ def _ids(n_locations: int, series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return skus, locations
 
 
-def _day_numbers(days: int, end_date: datetime.date) -> np.ndarray:
-    """The `days` days ending at end_date, as days since 1970-01-01."""
+def generated_days(days: int, end_date: datetime.date) -> np.ndarray:
+    """The `days` days ending at end_date, as days since 1970-01-01: the days every series is
+    generated on (what `demand_quantile` needs)."""
     end = int((np.datetime64(end_date, "D") - _EPOCH).astype(np.int64))
     return np.arange(end - days + 1, end + 1, dtype=np.int64)
 
@@ -409,7 +409,7 @@ def sales_batches(
     Yields:
         One frame per chunk of series: only days with a sale (plus injected bad rows).
     """
-    day_numbers = _day_numbers(days, end_date)
+    day_numbers = generated_days(days, end_date)
     for chunk in _series_ids(batches):
         sold = [(i, series_sales(series_spec(seed, i, mix), seed, i, day_numbers)) for i in chunk]
         parts = [_corrupt(rows, seed, i, bad_row_share) for i, rows in sold]
@@ -507,7 +507,7 @@ def promotions_batches(
 ) -> Iterator[pd.DataFrame]:
     """`PROMOTIONS_SCHEMA` rows: every promotion window of the series ids in the batches,
     past and planned (up to FUTURE_DAYS after end_date)."""
-    day_numbers = _day_numbers(days, end_date)
+    day_numbers = generated_days(days, end_date)
     for chunk in _series_ids(batches):
         specs = [series_spec(seed, i, mix) for i in chunk]
         windows = [
@@ -574,7 +574,7 @@ def generate(
                         mix=mix)
     promotions = partial(promotions_batches, seed=seed, days=days, end_date=end_date,
                          n_locations=n_loc, mix=mix)
-    day_numbers = _day_numbers(days, end_date)
+    day_numbers = generated_days(days, end_date)
     events = calendar_events(int(day_numbers[0]), int(day_numbers[-1]) + FUTURE_DAYS)
     return {
         "sales": ids.mapInPandas(sales, SALES_SCHEMA),

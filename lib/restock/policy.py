@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 from restock.errors import ConfigError
@@ -224,11 +225,10 @@ class PolicySettings:
     def service_levels(self, own: Sequence[Any], abc_class: Sequence[Any]) -> np.ndarray:
         """Per series, the cycle-service-level target: its own when strictly in (0, 1), else
         its ABC class's, else class C's (null or unknown class)."""
-        own = np.array([np.nan if v is None else v for v in own], dtype=np.float64)
+        own = pd.to_numeric(pd.Series(own, dtype=object), errors="coerce").to_numpy(np.float64)
         targets = self.service_level_by_abc
-        by_class = np.array([targets.get(c, targets["C"]) if isinstance(c, str) else targets["C"]
-                             for c in abc_class], dtype=np.float64)
-        return np.where((own > 0) & (own < 1), own, by_class)
+        by_class = pd.Series(abc_class, dtype=object).map(targets).fillna(targets["C"])
+        return np.where((own > 0) & (own < 1), own, by_class.to_numpy(np.float64))
 
 
 def _check(ok: bool, key: str, expected: str) -> None:
