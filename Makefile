@@ -30,7 +30,7 @@ ARGS            ?=
 # shuffle and Delta snapshot partitions sized for this 2-core cluster, as in conf/local.yaml
 # (conf/cluster.yaml's 400 are for a real cluster: CLUSTER_SETTINGS= keeps them)
 CLUSTER_SETTINGS ?= --set spark.sql.shuffle.partitions=8 --set spark.databricks.delta.snapshotPartitions=2
-CLUSTER         := $(PY) -m restock.standalone
+CLUSTER         := $(PY) -m restock.dev.standalone
 CLUSTER_OPTS     = --state-dir $(CLUSTER_DIR) --master-port $(MASTER_PORT) \
                    --master-ui-port $(MASTER_UI_PORT) --worker-ui-ports $(WORKER_UI_PORTS) \
                    --worker-cores $(WORKER_CORES) --worker-memory $(WORKER_MEMORY)
@@ -61,7 +61,7 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
-	$(PY) -m restock.session $(JARS_DIR)
+	$(PY) -m restock.io.jars $(JARS_DIR)
 
 demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy; HTML report
 	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001

@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from restock.backtest import BacktestSettings, backtest_bucket
-from restock.config import load_conf
-from restock.exog import Exog, split_promo
-from restock.forecast import ForecastSettings, forecast_bucket
-from restock.generate import MAX_LOCATIONS, MIXES, demand_quantile, generated_days, series_spec
-from restock.metrics import seasonal_naive_scale
-from restock.panel import EPOCH, build_panel, epoch_day
-from restock.tables import SERIES_KEYS
+from restock.dev.generate import MAX_LOCATIONS, MIXES, demand_quantile, generated_days, series_spec
+from restock.forecasting.backtest import BacktestSettings, backtest_bucket
+from restock.forecasting.exog import Exog, split_promo
+from restock.forecasting.forecast import ForecastSettings, forecast_bucket
+from restock.forecasting.metrics import seasonal_naive_scale
+from restock.forecasting.panel import EPOCH, build_panel, epoch_day
+from restock.io.config import load_conf
+from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
 WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection"]
@@ -51,8 +51,8 @@ STRATEGIES = [*WEEKLY, "calendar"]
 
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
     """Write the bench's sales (and params) into the temp warehouse."""
-    from restock import tables
-    from restock.generate import generate
+    from restock.dev.generate import generate
+    from restock.io import tables
 
     if not args.csv:
         frames = generate(spark, args.series, args.days, args.seed, args.end_date,
@@ -78,18 +78,18 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     """Spark part (untimed): ingest and profile at the training cut-off; pandas inputs."""
     from pyspark.sql import functions as F
 
-    from restock import pipeline
-    from restock.backtest import candidates_of
-    from restock.calendar import CalendarSettings, collect_events, promo_days
-    from restock.models import routing_expr
-    from restock.session import build_spark
+    from restock.app import pipeline
+    from restock.forecasting.backtest import candidates_of
+    from restock.forecasting.calendar import CalendarSettings, collect_events, promo_days
+    from restock.io.session import build_spark
+    from restock.spark.routing import routing_expr
 
     conf = load_conf("local")
     conf["warehouse"] = str(work / "warehouse")
     spark = build_spark(conf)
     load_sales(args, spark, conf)
     run = pipeline.Run(spark, conf, "accuracy")
-    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
     daily = inputs.daily
     end = run.as_of_date
     run.as_of_date = end - dt.timedelta(days=args.horizon)

@@ -49,10 +49,11 @@ def spark_worker(
     series: int, days: int, seed: int, work: Path, export: bool, weekly_only: bool = False
 ) -> dict:
     """Generate, ingest and profile (untimed), then time restock's forecast step."""
-    from restock import pipeline, tables
-    from restock.config import load_conf
-    from restock.generate import generate
-    from restock.session import build_spark
+    from restock.app import pipeline
+    from restock.dev.generate import generate
+    from restock.io import tables
+    from restock.io.config import load_conf
+    from restock.io.session import build_spark
 
     conf = load_conf("local")
     conf["warehouse"] = str(work / f"warehouse_{series}{'_weekly' if weekly_only else ''}")
@@ -63,7 +64,7 @@ def spark_worker(
     for name, df in generate(spark, series, days, seed, END_DATE).items():
         tables.write_input(df, conf, name, "bench")
     run = pipeline.Run(spark, conf, f"bench-{series}")
-    inputs = pipeline.ingest(run, ("sales",), ("item_params",))
+    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
     daily = inputs.daily
     profiled = pipeline.profile_step(run, inputs)
     started = time.perf_counter()
@@ -95,10 +96,10 @@ def plain_worker(work: Path, cores: int, as_of: str) -> dict:
     from statsforecast.models import HistoricAverage
     from statsforecast.utils import ConformalIntervals
 
-    from restock.config import load_conf
-    from restock.forecast import ForecastSettings
-    from restock.models import MODELS
-    from restock.panel import build_panel, epoch_day
+    from restock.forecasting.forecast import ForecastSettings
+    from restock.forecasting.models import MODELS
+    from restock.forecasting.panel import build_panel, epoch_day
+    from restock.io.config import load_conf
 
     settings = ForecastSettings.from_conf(load_conf("local"))
     daily = pd.read_parquet(work / "daily.parquet")

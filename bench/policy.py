@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from restock.config import load_conf
+from restock.io.config import load_conf
 
 END_DATE = dt.date(2026, 10, 31)
 COLUMNS = ["group", "strategy", "ss_method", "series", "target_service_level",
@@ -57,9 +57,10 @@ def run(args: argparse.Namespace, work: Path) -> tuple[pd.DataFrame, dict[str, f
     """Generate, fit at the cut-off, simulate the held-out days; the summary and timings."""
     from pyspark.sql import functions as F
 
-    from restock import pipeline, tables
-    from restock.generate import generate
-    from restock.session import build_spark
+    from restock.app import pipeline
+    from restock.dev.generate import generate
+    from restock.io import tables
+    from restock.io.session import build_spark
 
     conf = load_conf("local")
     conf["warehouse"] = str(work / "warehouse")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[pd.DataFrame, dict[str, f
     cutoff = END_DATE - dt.timedelta(days=args.holdout)
     started = time.perf_counter()
     fit = pipeline.Run(spark, conf, "fit", cutoff)
-    inputs = pipeline.ingest(fit, ("sales", "item_params", "inventory"))
+    inputs = pipeline.read_inputs(fit, ("sales", "item_params", "inventory"))
     profiled = pipeline.profile_step(fit, inputs)
     pipeline.backtest_step(fit, inputs, profiled)
     pipeline.forecast_step(fit, inputs, profiled, "auto")

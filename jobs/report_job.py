@@ -2,7 +2,7 @@
 
 import sys
 
-from restock.cli import main
+from restock.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["report", *sys.argv[1:]]))

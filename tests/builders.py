@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from restock.panel import epoch_day
+from restock.forecasting.panel import epoch_day
 
 AS_OF = dt.date(2026, 6, 30)
 END = epoch_day(AS_OF)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restock.config import load_conf
+from restock.io.config import load_conf
 
 TEST_SPARK = {
     "spark.sql.shuffle.partitions": "2",
@@ -41,7 +41,7 @@ def base_conf(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def spark(base_conf):
     """The single SparkSession of the test run."""
-    from restock.session import build_spark
+    from restock.io.session import build_spark
 
     session = build_spark(base_conf)
     yield session

@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.backtest import BacktestSettings, backtest, backtest_bucket, selection_table
-from restock.config import load_conf
+from restock.forecasting.backtest import (
+    BacktestSettings,
+    backtest,
+    backtest_bucket,
+    selection_table,
+)
+from restock.io.config import load_conf
 
 from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.calendar import CalendarSettings, yearly_strength
-from restock.config import load_conf
-from restock.exog import Events, Exog, split_promo, uplift_factors
-from restock.forecast import ForecastSettings, forecast_bucket
-from restock.panel import build_panel, epoch_day
-from restock.planner import PLAN_INPUT_FIELDS, plan_batch
-from restock.policy import PolicySettings
+from restock.forecasting.calendar import CalendarSettings, yearly_strength
+from restock.forecasting.exog import Events, Exog, split_promo, uplift_factors
+from restock.forecasting.forecast import ForecastSettings, forecast_bucket
+from restock.forecasting.panel import build_panel, epoch_day
+from restock.io.config import load_conf
+from restock.planning.planner import PLAN_INPUT_FIELDS, plan_batch
+from restock.planning.policy import PolicySettings
 
 from builders import AS_OF, END, history, routes
 
@@ -208,7 +208,7 @@ def test_yearly_strength_separates_a_yearly_cycle_from_noise(spark, conf):
 
 
 def test_bad_calendar_and_promotions_rows_are_quarantined_with_a_reason(spark):
-    from restock import quality
+    from restock.quality import rules as quality
 
     d = dt.date
     promotions = spark.createDataFrame(
@@ -244,8 +244,8 @@ def test_bad_calendar_and_promotions_rows_are_quarantined_with_a_reason(spark):
 
 
 def test_spark_forecast_with_regressors_equals_the_pandas_path(spark, settings):
-    from restock.calendar import collect_events, promo_days
-    from restock.forecast import forecast
+    from restock.forecasting.calendar import collect_events, promo_days
+    from restock.forecasting.forecast import forecast
 
     frame, promo = _promo_history(True)
     other = history({("T", "L2"): np.random.default_rng(2).poisson(9.0, 200).astype(float)})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from restock.cli import main
+from restock.app.cli import main
 
 VERBS = ["backtest", "forecast", "generate", "ingest", "plan", "profile", "quality", "report",
          "run", "runs", "show", "simulate", "summary"]

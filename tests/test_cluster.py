@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 import pytest
 from conftest import TEST_SPARK
 
-from restock import standalone, tables
-from restock.cli import main
+from restock.app.cli import main
+from restock.dev import standalone
+from restock.io import tables
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = 24

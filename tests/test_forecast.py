@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.config import load_conf
-from restock.forecast import ForecastSettings, forecast, forecast_bucket
-from restock.panel import build_panel, epoch_day
+from restock.forecasting.forecast import ForecastSettings, forecast, forecast_bucket
+from restock.forecasting.panel import build_panel, epoch_day
+from restock.io.config import load_conf
 
 from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 

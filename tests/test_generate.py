@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock import generate as gen
-from restock import tables
+from restock.dev import generate as gen
 from restock.errors import ConfigError
+from restock.io import tables
 
 END = datetime.date(2024, 12, 31)
 DAYS = 730

@@ -15,9 +15,10 @@ import pytest
 from conftest import TEST_SPARK
 from PIL import Image
 
-from restock import charts, report_data
-from restock.cli import main
-from restock.html_report import SECTIONS, _table
+from restock.app.cli import main
+from restock.reporting import charts
+from restock.reporting import queries as report_data
+from restock.reporting.html import SECTIONS, _table
 
 FAST = [
     *(arg for key, value in TEST_SPARK.items() for arg in ("--set", f"spark.{key}={value}")),

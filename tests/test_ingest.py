@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import TEST_SPARK
 
-from restock import tables
-from restock.cli import main
-from restock.ingest import load
+from restock.app.cli import main
+from restock.io import tables
+from restock.io.ingest import load_files
 
 AS_OF = dt.date(2026, 6, 30)
 SALES = "sku_id,location_id,date,quantity,price,promo"
@@ -103,7 +103,7 @@ def test_each_bad_row_is_quarantined_with_its_reason(case, spark, wconf, tmp_pat
     _, table, lines, overrides, reasons, accepted, duplicates = case
     conf = _conf(wconf, **overrides)
     path = _write(tmp_path, table, lines)
-    result = load(spark, conf, table, [path], run_id="i1", as_of_date=AS_OF)
+    result = load_files(spark, conf, table, [path], run_id="i1", as_of_date=AS_OF)
     counts = result.counts
     assert counts.by_reason == reasons
     assert (counts.rows_accepted, counts.rows_duplicate) == (accepted, duplicates)
@@ -129,7 +129,8 @@ def test_kept_rows_land_in_the_table_with_their_values(spark, wconf, tmp_path):
     lines = ["A,L,2026-06-01,5,2.0,false", "A,L,2026-06-01,3,4.0,true",  # one day, two sales
              "A,L,2026-06-01,-1,2.0,false",  # a return the same day
              "A,L,2026-06-02,2,2.0,false"]
-    load(spark, conf, "sales", [_write(tmp_path, "sales", lines)], run_id="i1", as_of_date=AS_OF)
+    load_files(spark, conf, "sales", [_write(tmp_path, "sales", lines)], run_id="i1",
+               as_of_date=AS_OF)
     got = tables.read(spark, conf, "sales").toPandas().set_index("date")
     day = got.loc[dt.date(2026, 6, 1)]
     assert day["quantity"] == 7.0  # 5 + 3 - 1
@@ -142,7 +143,7 @@ def test_conflicts_keep_the_last_row_in_file_order(spark, wconf, tmp_path):
     conf = _conf(wconf)
     path = _write(tmp_path, "item_params", [params(unit_cost="2"), params(unit_cost="3"),
                                             params(unit_cost="4"), params("B")])
-    load(spark, conf, "item_params", [path], run_id="i1", as_of_date=AS_OF)
+    load_files(spark, conf, "item_params", [path], run_id="i1", as_of_date=AS_OF)
     got = tables.read(spark, conf, "item_params").toPandas().set_index("sku_id")
     assert got.loc["A", "unit_cost"] == 4.0 and len(got) == 2
 
@@ -151,16 +152,16 @@ def test_reingesting_a_file_changes_nothing_and_a_changed_row_is_updated(spark, 
     conf = _conf(wconf)
     lines = ["A,L,2026-06-01,5,2,false", "A,L,2026-06-02,1,2,false", "B,L,2026-06-02,x,2,false"]
     path = _write(tmp_path, "sales", lines)
-    first = load(spark, conf, "sales", [path], run_id="i1", as_of_date=AS_OF)
+    first = load_files(spark, conf, "sales", [path], run_id="i1", as_of_date=AS_OF)
     before = tables.read(spark, conf, "sales").toPandas().sort_values("date")
-    again = load(spark, conf, "sales", [path], run_id="i2", as_of_date=AS_OF)
+    again = load_files(spark, conf, "sales", [path], run_id="i2", as_of_date=AS_OF)
     after = tables.read(spark, conf, "sales").toPandas().sort_values("date")
     assert first.merged == {"inserted": 2, "updated": 0, "unchanged": 0}
     assert again.merged == {"inserted": 0, "updated": 0, "unchanged": 2}
     assert before.reset_index(drop=True).equals(after.reset_index(drop=True))
     changed = _write(tmp_path, "sales", ["A,L,2026-06-02,4,2,false", "A,L,2026-06-03,1,2,false"],
                      "late.csv")
-    third = load(spark, conf, "sales", [changed], run_id="i3", as_of_date=AS_OF)
+    third = load_files(spark, conf, "sales", [changed], run_id="i3", as_of_date=AS_OF)
     assert third.merged == {"inserted": 1, "updated": 1, "unchanged": 0}
     history = tables.history(spark, conf, "sales").toPandas()
     assert {"i1", "i3"} <= set(history["userMetadata"])
@@ -179,13 +180,13 @@ def test_calendar_and_planned_promotions_load_and_reload_unchanged(spark, wconf,
     promotions = tmp_path / "promotions.csv"
     promotions.write_text("sku_id,location_id,start_date,end_date\n"
                           "A,L,2026-07-10,2026-07-16\nA,L,2026-07-20,2026-07-18\n")
-    first = load(spark, conf, "calendar", [str(calendar)], run_id="c1", as_of_date=AS_OF)
-    again = load(spark, conf, "calendar", [str(calendar)], run_id="c2", as_of_date=AS_OF)
+    first = load_files(spark, conf, "calendar", [str(calendar)], run_id="c1", as_of_date=AS_OF)
+    again = load_files(spark, conf, "calendar", [str(calendar)], run_id="c2", as_of_date=AS_OF)
     assert first.counts.by_reason == {"unparseable date": 1}
     assert first.merged == {"inserted": 2, "updated": 0, "unchanged": 0}
     assert again.merged == {"inserted": 0, "updated": 0, "unchanged": 2}
     assert tables.read(spark, conf, "calendar").count() == 2
-    promo = load(spark, conf, "promotions", [str(promotions)], run_id="p1", as_of_date=AS_OF)
+    promo = load_files(spark, conf, "promotions", [str(promotions)], run_id="p1", as_of_date=AS_OF)
     assert promo.counts.by_reason == {"end_date before start_date": 1}
     assert promo.counts.rows_accepted == 1
     row = tables.read(spark, conf, "promotions").first()
@@ -196,7 +197,7 @@ def test_headers_are_matched_loosely_and_mapped_explicitly(spark, wconf, tmp_pat
     conf = _conf(wconf)
     path = tmp_path / "pos.csv"
     path.write_text("\ufeffItem Code,Location-ID, Date ,Qty\nA,L,2026-06-01,5\n")
-    result = load(spark, conf, "sales", [str(path)], run_id="i1", as_of_date=AS_OF,
+    result = load_files(spark, conf, "sales", [str(path)], run_id="i1", as_of_date=AS_OF,
                   mapping={"sku_id": "item_code", "quantity": "qty"})
     assert result.counts.rows_accepted == 1
     row = tables.read(spark, conf, "sales").first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from restock import metrics
+from restock.forecasting import metrics
 
 # y = [1, 2, 3, 4], forecast 2 every day: errors (y − ŷ) = [−1, 0, 1, 2].
 Y = np.array([1.0, 2.0, 3.0, 4.0])

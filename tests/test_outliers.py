@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from restock.checks import judge
-from restock.outliers import MAD_TO_SIGMA, OutlierRule, cap
-from restock.panel import build_panel
+from restock.forecasting.panel import build_panel
+from restock.quality.data_quality import judge
+from restock.quality.outliers import MAD_TO_SIGMA, OutlierRule, cap
 
 from builders import END, history
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from conftest import TEST_SPARK
 
-from restock import tables
-from restock.cli import main
-from restock.planner import PLAN_SCHEMA
+from restock.app.cli import main
+from restock.io import tables
+from restock.planning.planner import PLAN_SCHEMA
 
 # The CLI reuses the suite's session: keep its test settings (getOrCreate would apply the
 # local conf's SQL settings to it). Small and fast: 2 backtest windows of 14 days, h = 14.

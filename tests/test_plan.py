@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.plan import build_plan
-from restock.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
-from restock.policy import PolicySettings
+from restock.planning.plan import build_plan
+from restock.planning.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
+from restock.planning.policy import PolicySettings
 
 AS_OF = "2024-01-07"
 Z95_WIDE = 1.959963985  # Φ⁻¹(0.975): the 95% interval's upper quantile

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.config import load_conf
 from restock.errors import ConfigError
-from restock.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
-from restock.policy import (
+from restock.io.config import load_conf
+from restock.planning.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
+from restock.planning.policy import (
     PolicySettings,
     demand_over,
     empirical_safety_stock,

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.config import load_conf
-from restock.models import routing_expr
-from restock.profile import ProfileSettings, profile
+from restock.forecasting.profile import ProfileSettings, profile
+from restock.io.config import load_conf
+from restock.spark.routing import routing_expr
 
 from builders import AS_OF
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from restock.errors import DataQualityError
-from restock.quality import (
+from restock.quality.rules import (
     QualitySettings,
     accepted,
     daily_sales,

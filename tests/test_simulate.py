@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from restock.config import load_conf
-from restock.replay import Rules, cycle_windows, replay
-from restock.simulate import Item, SimulationSettings, safety_stocks, simulate_series
+from restock.io.config import load_conf
+from restock.planning.replay import Rules, cycle_windows, replay
+from restock.planning.simulate import Item, SimulationSettings, safety_stocks, simulate_series
 
 
 def _settings(**changes) -> SimulationSettings:

@@ -1,0 +1,369 @@
+"""The `restock` command line. Heavy imports live inside the commands so --help is instant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from restock.errors import RestockError
+from restock.io.tables import INPUTS
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command takes, declared once (each also read from an env variable)."""
+    options = [
+        click.option("--env", "env", default="local", envvar="RESTOCK_ENV", show_default=True,
+                     help="Conf layer conf/<env>.yaml laid over conf/base.yaml."),
+        click.option("--conf-dir", type=click.Path(exists=True, file_okay=False),
+                     envvar="RESTOCK_CONF_DIR", help="Folder of the YAML conf files."),
+        click.option("--warehouse", envvar="RESTOCK_WAREHOUSE",
+                     help="Root folder or URI of the Delta tables."),
+        click.option("--master", envvar="RESTOCK_MASTER",
+                     help="Spark master URL (overrides conf; spark-submit sets its own)."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override a conf key, e.g. --set forecast.horizon_days=14."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), fn)
+
+
+class Context:
+    """Conf and session of one command, built on first use."""
+
+    def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
+        from restock.io.config import load_conf
+
+        self.conf = load_conf(env, conf_dir, overrides)
+        if warehouse:
+            self.conf["warehouse"] = warehouse
+        if master:
+            self.conf["master"] = master
+        self._spark = None
+
+    @property
+    def spark(self):
+        """The SparkSession (built once)."""
+        if self._spark is None:
+            from restock.io.session import build_spark
+
+            self._spark = build_spark(self.conf)
+        return self._spark
+
+    def run(self, run_id: str | None, as_of: dt.datetime | None):
+        """A pipeline Run with a new or given run id."""
+        from restock.app.pipeline import Run
+        from restock.io import runs, tables
+
+        run_id = tables.check_run_id(run_id) if run_id else runs.new_run_id()
+        return Run(self.spark, self.conf, run_id, as_of.date() if as_of else None)
+
+
+def _context(options: dict[str, Any]) -> Context:
+    """Pop the common options out of a command's kwargs and build its Context."""
+    names = ("env", "conf_dir", "warehouse", "master", "overrides")
+    return Context(*(options.pop(k) for k in names))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="restock")
+def cli() -> None:
+    """restock: demand forecasting and replenishment planning on Spark + Delta Lake.
+
+    A typical night: `restock run` (ingest, profile, backtest, forecast, plan in one run
+    id), then `restock summary`. Tables live under the warehouse (conf `warehouse`).
+    """
+
+
+@cli.command()
+@click.option("--series", type=click.IntRange(1), default=500, show_default=True,
+              help="Number of SKU × location series.")
+@click.option("--days", type=click.IntRange(28), default=730, show_default=True,
+              help="Days of history per series (ending at --end-date).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--end-date", type=_DATE, default="2026-10-31", show_default=True,
+              help="Last day of history (and inventory date).")
+@click.option("--bad-rows", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of sales rows to corrupt, to exercise quarantine.")
+@click.option("--mix", default="default", show_default=True,
+              help="Shares of demand patterns, yearly cycles and promotions: default | "
+                   "calendar (every series seasonal and promoted).")
+@common_options
+def generate(series, days, seed, end_date, bad_rows, mix, **options) -> None:
+    """Write synthetic sales, inventory, item_params, calendar and promotions tables (same
+    seed, same data)."""
+    from restock.dev.generate import MIXES
+    from restock.dev.generate import generate as make
+    from restock.io import tables
+
+    if mix not in MIXES:
+        raise click.BadParameter(f"'{mix}'; known: {', '.join(MIXES)}", param_hint="--mix")
+    ctx = _context(options)
+    frames = make(ctx.spark, series, days, seed, end_date.date(), bad_row_share=bad_rows,
+                  mix=MIXES[mix])
+    note = f"generate series={series} days={days} seed={seed} mix={mix}"
+    for name, df in frames.items():
+        tables.write_input(df, ctx.conf, name, note)
+        click.echo(f"{name:<12} {tables.location(ctx.conf, name)}")
+
+
+def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--run-id and --as-of-date."""
+    fn = click.option("--as-of-date", type=_DATE,
+                      help="Last day of history to use (default: newest sales date).")(fn)
+    return click.option("--run-id", help="Run id (default: a new one; reuse it to redo a run).")(fn)
+
+
+@cli.command("profile")
+@_run_options
+@common_options
+def profile_cmd(run_id, as_of_date, **options) -> None:
+    """Validate sales and write series_profile (demand and ABC classes, lifecycle)."""
+    from restock.app import pipeline
+
+    run = _context(options).run(run_id, as_of_date)
+    pipeline.profile_step(run, pipeline.read_inputs(run, ("sales",), ("item_params",)))
+    click.echo(f"run {run.run_id}: series_profile written (as of {run.as_of_date})")
+
+
+@cli.command("backtest")
+@_run_options
+@common_options
+def backtest_cmd(run_id, as_of_date, **options) -> None:
+    """Rolling-origin backtests; write backtest_metrics, model_selection, backtest_residuals."""
+    from restock.app import pipeline
+
+    run = _context(options).run(run_id, as_of_date)
+    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
+    pipeline.backtest_step(run, inputs, pipeline.profile_step(run, inputs))
+    click.echo(f"run {run.run_id}: backtest written (as of {run.as_of_date})")
+
+
+_MODELS_HELP = ("auto (selection, else routing), routed, or model names separated by commas "
+                "(e.g. AutoETS,AutoARIMA). Default: conf forecast.models.")
+
+
+@cli.command("forecast")
+@_run_options
+@click.option("--models", help=_MODELS_HELP)
+@common_options
+def forecast_cmd(run_id, as_of_date, models, **options) -> None:
+    """Profile, route and forecast every series; write forecasts."""
+    from restock.app import pipeline
+
+    ctx = _context(options)
+    run = ctx.run(run_id, as_of_date)
+    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
+    profiled = pipeline.profile_step(run, inputs)
+    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
+    click.echo(f"run {run.run_id}: forecasts written (as of {run.as_of_date})")
+
+
+@cli.command("plan")
+@click.option("--run-id", help="Run id of the plan (default: a new one).")
+@click.option("--forecast-run-id", help="Plan from this forecast run (default: the latest).")
+@click.option("--as-of-version", type=click.IntRange(0),
+              help="Read the forecasts table as of this Delta version.")
+@common_options
+def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
+    """Turn forecasts into a replenishment plan; write plans."""
+    from restock.app import pipeline
+
+    run = _context(options).run(run_id, None)
+    pipeline.plan_step(run, None, forecast_run_id, as_of_version)
+    click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
+
+
+@cli.command("run")
+@_run_options
+@click.option("--models", help=_MODELS_HELP)
+@click.option("--backtest/--no-backtest", default=None,
+              help="Run the backtest and selection first (default: conf backtest.in_run).")
+@common_options
+def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
+    """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
+    from restock.app import pipeline
+
+    ctx = _context(options)
+    run = ctx.run(run_id, as_of_date)
+    inputs = pipeline.read_inputs(run, ("sales", "item_params", "inventory"))
+    pipeline.quality_step(run, inputs, _reference_date(as_of_date))
+    profiled = pipeline.profile_step(run, inputs)
+    if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
+        pipeline.backtest_step(run, inputs, profiled)
+    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
+    pipeline.plan_step(run, inputs)
+    click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
+
+
+@cli.command("simulate")
+@click.option("--run-id", help="Run id of the simulation (default: a new one).")
+@click.option("--forecast-run-id",
+              help="Simulate the series and models of this forecast run (default: the latest).")
+@click.option("--as-of-date", type=_DATE,
+              help="End of the replayed period (default: the forecast run's as-of date).")
+@common_options
+def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
+    """Replay the policy on held-out demand; write simulation and simulation_summary.
+
+    The last simulation.holdout_days days before the as-of date are replayed day by day:
+    each review refits the series' model on the days before it, recomputes the policy and
+    orders; restock's three safety-stock methods run next to two baselines.
+    """
+    from restock.app import pipeline
+    from restock.reporting import summary as report
+
+    run = _context(options).run(run_id, as_of_date)
+    summary = pipeline.simulate_step(run, forecast_run_id)
+    click.echo(report.simulation_text(summary.toPandas(), run.conf))
+    click.echo(f"run {run.run_id}: simulation written (as of {run.as_of_date})")
+
+
+@cli.command("runs")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@common_options
+def runs_cmd(limit, **options) -> None:
+    """List recent runs (runs table) and each table's Delta versions."""
+    from restock.reporting import summary as report
+
+    ctx = _context(options)
+    click.echo(report.runs_text(ctx.spark, ctx.conf, limit))
+
+
+@cli.command("show")
+@click.argument("table")
+@click.option("--run-id", help="Only this run's rows (output tables).")
+@click.option("--as-of-version", type=click.IntRange(0), help="Read this Delta version.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@common_options
+def show_cmd(table, run_id, as_of_version, limit, **options) -> None:
+    """Print rows of a table (any input or output table)."""
+    from restock.reporting import summary as report
+
+    ctx = _context(options)
+    click.echo(report.show_text(ctx.spark, ctx.conf, table, run_id, as_of_version, limit))
+
+
+@cli.command("summary")
+@click.option("--run-id", help="Run to summarise (default: the latest plan run).")
+@common_options
+def summary_cmd(run_id, **options) -> None:
+    """Run id, row counts, table paths, accuracy and the ten largest recommended orders."""
+    from restock.reporting import summary as report
+
+    ctx = _context(options)
+    click.echo(report.summary_text(ctx.spark, ctx.conf, run_id))
+
+
+@cli.command("report")
+@click.option("--run-id", help="Run to report (default: the latest plan run).")
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="Where to write the HTML file.")
+@common_options
+def report_cmd(run_id, out, **options) -> None:
+    """Write a self-contained HTML report: forecasts, accuracy, the plan, the simulation."""
+    from restock.reporting.html import write_report
+
+    ctx = _context(options)
+    click.echo(f"report written to {write_report(ctx.spark, ctx.conf, run_id, out).resolve()}")
+
+
+@cli.command("ingest")
+@click.argument("table", type=click.Choice(sorted(INPUTS)))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "delta"]),
+              help="File format (default: from the file name; a folder with _delta_log is delta).")
+@click.option("--mapping", multiple=True, metavar="COLUMN=FILE_COLUMN",
+              help="Read a contract column from a differently named file column, "
+                   "e.g. --mapping sku_id=item_code.")
+@click.option("--as-of-date", type=_DATE,
+              help="Reject rows dated after this day (default: today, UTC).")
+@click.option("--run-id", help="Run id (default: a new one).")
+@common_options
+def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> None:
+    """Load CSV, Parquet or Delta files into an input table (MERGE on its key).
+
+    Rejected rows go to `quarantine` with the file, the reason and the raw values; exact
+    duplicates are dropped and counted. Prints rows read = accepted + quarantined +
+    duplicates, and the rows inserted, updated and unchanged.
+    """
+    from restock.io import runs, tables
+    from restock.io.ingest import load_files
+    from restock.io.sources import parse_mapping
+
+    ctx = _context(options)
+    result = load_files(
+        ctx.spark, ctx.conf, table, list(paths),
+        run_id=tables.check_run_id(run_id) if run_id else runs.new_run_id(),
+        as_of_date=as_of_date.date() if as_of_date else dt.datetime.now(dt.timezone.utc).date(),
+        fmt=fmt, mapping=parse_mapping(mapping, table),
+    )
+    click.echo(result.summary())
+
+
+@cli.command("quality")
+@_run_options
+@common_options
+def quality_cmd(run_id, as_of_date, **options) -> None:
+    """Validate sales and write the data_quality report (warn / fail thresholds in conf)."""
+    from restock.app import pipeline
+
+    run = _context(options).run(run_id, as_of_date)
+    found = pipeline.quality_step(run, pipeline.read_inputs(run, ("sales",)),
+                                  _reference_date(as_of_date))
+    for c in found:
+        click.echo(f"{c.severity:<5} {c.check:<20} {c.value:>10.4g}  {c.message}")
+    click.echo(f"run {run.run_id}: data_quality written (as of {run.as_of_date})")
+
+
+def _reference_date(as_of: dt.datetime | None) -> dt.date:
+    """The day freshness is measured to: the --as-of-date given, else today (UTC)."""
+    return as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
+
+
+def _models(flag: str | None, conf: dict[str, Any]) -> Any:
+    """--models flag, else conf forecast.models; comma lists become lists."""
+    value = flag if flag is not None else conf["forecast"]["models"]
+    if isinstance(value, str) and "," in value:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors print one line and exit 1; Spark errors without a Java trace."""
+    try:
+        cli.main(args=argv, prog_name="restock", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "restock"
+        click.echo(f"restock: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"restock: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except RestockError as exc:
+        click.echo(f"restock: error: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
+        if os.environ.get("RESTOCK_DEBUG"):
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        click.echo(f"restock: error: {type(exc).__name__}: {first[:500]}", err=True)
+        click.echo("(set RESTOCK_DEBUG=1 for the full trace)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""The jobs' steps: read tables, call the library, write versioned tables, record the run.
+
+Every step takes an open SparkSession (built by the caller) and a conf; nothing here
+builds a session or collects per-series data to the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from restock.errors import ConfigError, ForecastFailureError, RunNotFoundError
+from restock.forecasting.backtest import (
+    BacktestSettings,
+    backtest,
+    candidates_of,
+    metrics_table,
+    residuals_table,
+    selection_table,
+)
+from restock.forecasting.calendar import CalendarSettings, collect_events, promo_days
+from restock.forecasting.forecast import ForecastSettings, forecast
+from restock.forecasting.models import check_models
+from restock.forecasting.profile import ProfileSettings, profile
+from restock.io import runs, tables
+from restock.quality import data_quality as checks
+from restock.quality import rules as quality
+from restock.spark.routing import routing_expr
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from restock.forecasting.exog import Events
+
+KEYS = tables.SERIES_KEYS
+
+
+@dataclass
+class Run:
+    """One run: the session, the effective conf, the run id and the as-of date."""
+
+    spark: SparkSession
+    conf: Mapping[str, Any]
+    run_id: str
+    as_of_date: dt.date | None = None
+
+    def recorded(self, job: str) -> Any:
+        """Context manager writing this job's row to `runs` when it ends."""
+        return runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date)
+
+    def buckets(self) -> int:
+        """Series groups per UDF step: conf, else 32 per core of the session.
+
+        Many small groups keep the cores busy to the end: the last group to finish is
+        about 1/32 of a core's share of the work.
+        """
+        configured = int(self.conf["forecast"].get("buckets") or 0)
+        return configured or 32 * self.spark.sparkContext.defaultParallelism
+
+
+@dataclass
+class Inputs:
+    """Validated inputs of a run (accepted rows only, persisted); None when not read."""
+
+    daily: DataFrame | None = None
+    item_params: DataFrame | None = None
+    inventory: DataFrame | None = None
+    calendar: DataFrame | None = None
+    promotions: DataFrame | None = None
+    reports: dict[str, quality.QualityReport] = field(default_factory=dict)
+
+
+_TAGGERS = {
+    "item_params": quality.tag_item_params,
+    "inventory": quality.tag_inventory,
+    "calendar": quality.tag_calendar,
+    "promotions": quality.tag_promotions,
+}
+CALENDAR_INPUTS = ("calendar", "promotions")  # read with sales when conf calendar.features
+
+
+def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Inputs:
+    """Validate input tables, quarantine their rejected rows, return the accepted rows.
+
+    Sales become daily totals; run.as_of_date becomes the newest sales date when the
+    caller gave none. A missing required table is an error; a missing optional one is None.
+    """
+    settings = quality.QualitySettings.from_conf(run.conf)
+    if "sales" in required and CalendarSettings.from_conf(run.conf).features:
+        optional = (*optional, *CALENDAR_INPUTS)
+    present = [n for n in optional if tables.exists(run.spark, run.conf, n)]
+    frames = {n: tables.read(run.spark, run.conf, n) for n in (*required, *present)}
+    inputs = Inputs()
+    with run.recorded("ingest") as record:
+        reports = {name: _validate(run, name, df, settings, inputs, record)
+                   for name, df in frames.items()}
+        inputs.reports = reports
+        record.rows_in = sum(r.rows_in for r in reports.values())
+        record.rows_out = sum(r.rows_accepted for r in reports.values())
+        record.rows_quarantined = sum(r.rows_quarantined for r in reports.values())
+        record.message = "accepted: " + "; ".join(
+            f"{name} {r.rows_accepted}/{r.rows_in}"
+            + (f" ({r.negatives_zeroed} negatives set to 0)" if r.negatives_zeroed else "")
+            for name, r in reports.items()
+        )
+    return inputs
+
+
+def _validate(
+    run: Run,
+    name: str,
+    df: DataFrame,
+    settings: quality.QualitySettings,
+    inputs: Inputs,
+    record: runs.RunRecord,
+) -> quality.QualityReport:
+    """Tag one input table, write its quarantine rows, keep its accepted rows in `inputs`."""
+    tagged = (quality.tag_sales(df, settings) if name == "sales" else _TAGGERS[name](df))
+    tagged = tagged.persist()
+    try:
+        report = quality.report(tagged)
+        report.check(settings, name)
+        rejected = quality.quarantined(tagged, name)
+        tables.write_run(rejected, run.conf, "quarantine", run.run_id, ("source_table", name))
+        if name == "sales":
+            inputs.daily = _daily(run, tagged, record)
+        else:
+            accepted = quality.accepted(tagged).persist()
+            accepted.count()
+            setattr(inputs, name, accepted)
+    finally:
+        tagged.unpersist()
+    return report
+
+
+def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
+    """Daily sales of the accepted rows (persisted); fixes the run's as-of date."""
+    from pyspark.sql import functions as F
+
+    daily = quality.daily_sales(tagged).persist()
+    newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
+    if newest is None:
+        raise ConfigError("table 'sales' has no accepted rows")
+    run.as_of_date = run.as_of_date or newest
+    record.as_of_date, record.series_count = run.as_of_date, int(series)
+    return daily
+
+
+def quality_step(run: Run, inputs: Inputs, reference_date: dt.date) -> list[checks.Check]:
+    """Write the run's `data_quality` report; fail the job when a check fails."""
+    with run.recorded("quality") as record:
+        found = checks.run_checks(
+            inputs.daily, inputs.reports["sales"], run.conf, as_of_date=run.as_of_date,
+            reference_date=reference_date, buckets=run.buckets(),
+        )
+        tables.write_run(checks.to_frame(run.spark, found), run.conf, "data_quality", run.run_id)
+        record.rows_out = len(found)
+        record.message = checks.summary(found)[:1000]
+        checks.fail_on(found)
+    return found
+
+
+def profile_step(run: Run, inputs: Inputs) -> DataFrame:
+    """Write `series_profile` for the run; return it as read back from Delta."""
+    settings = ProfileSettings.from_conf(run.conf)
+    with run.recorded("profile") as record:
+        rows = profile(inputs.daily, inputs.item_params, run.as_of_date, settings)
+        tables.write_run(_stamped(rows, run), run.conf, "series_profile", run.run_id)
+        written = _this_run(run, "series_profile")
+        record.rows_out = record.series_count = written.count()
+    return written
+
+
+def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
+    """Backtest candidates, write metrics, selection and residuals for the run."""
+    settings = BacktestSettings.from_conf(run.conf)
+    with run.recorded("backtest") as record:
+        candidates = candidates_of(profiled, settings, CalendarSettings.from_conf(run.conf))
+        events, promo = _regressors(inputs, run.as_of_date)
+        results = backtest(
+            inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
+            buckets=run.buckets(), events=events, promo_days=promo,
+        ).persist()
+        try:
+            tables.write_run(
+                _stamped(metrics_table(results, profiled, settings.levels), run),
+                run.conf, "backtest_metrics", run.run_id,
+            )
+            tables.write_run(
+                _stamped(selection_table(results, settings.metric), run),
+                run.conf, "model_selection", run.run_id,
+            )
+            tables.write_run(residuals_table(results), run.conf, "backtest_residuals", run.run_id)
+        finally:
+            results.unpersist()
+        selected = _this_run(run, "model_selection")
+        record.series_count = selected.count()
+        record.rows_out = _this_run(run, "backtest_metrics").count()
+
+
+def routes_for(run: Run, profiled: DataFrame, models: Any) -> DataFrame:
+    """The model(s) per series: forced names, routing, or `auto` (selection, else routing)."""
+    from pyspark.sql import functions as F
+
+    routing = run.conf["routing"]
+    routed = profiled.withColumn("model", routing_expr(routing, int(routing["min_history_days"])))
+    cal = CalendarSettings.from_conf(run.conf)
+    yearly = cal.yearly_eligible() & F.col("model").isNotNull()
+    routed = routed.withColumn(
+        "model", F.when(yearly, F.lit(cal.yearly_model)).otherwise(F.col("model"))
+    )
+    live = routed.where(F.col("model").isNotNull())
+    if models in ("routed", "auto"):
+        if models == "auto":
+            selection = _run_rows(run, "model_selection", None)
+            if selection is not None:
+                chosen = selection.select(*KEYS, F.col("model").alias("selected"))
+                live = live.join(chosen, KEYS, "left").withColumn(
+                    "model", F.coalesce("selected", "model")
+                )
+        return live.select(*KEYS, "model")
+    names = check_models([models] if isinstance(models, str) else list(models), "forecast.models")
+    forced = run.spark.createDataFrame([(n,) for n in names], "model string")
+    return live.select(*KEYS).crossJoin(F.broadcast(forced))
+
+
+def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) -> None:
+    """Forecast every routed series; fail above the failed-share threshold, naming series."""
+    from pyspark.sql import functions as F
+
+    settings = ForecastSettings.from_conf(run.conf)
+    with run.recorded("forecast") as record:
+        routes = routes_for(run, profiled, models)
+        horizon_end = run.as_of_date + dt.timedelta(days=settings.horizon_days)
+        events, promo = _regressors(inputs, horizon_end)
+        out = forecast(
+            inputs.daily, routes, as_of_date=run.as_of_date, settings=settings,
+            buckets=run.buckets(), events=events, promo_days=promo,
+        ).persist()
+        try:
+            by_status = out.groupBy("status").agg(
+                F.countDistinct(*KEYS, "model").alias("series"), F.count(F.lit(1)).alias("rows")
+            ).collect()
+            counts = {r["status"]: r["series"] for r in by_status}
+            total = sum(counts.values())
+            failed = counts.get("failed", 0)
+            record.series_count, record.failed_series = total, failed
+            if total and failed / total > settings.max_failed_share:
+                names = [
+                    f"{r.sku_id}/{r.location_id} ({r.model}: {r.error})"
+                    for r in out.where(F.col("status") == "failed").limit(5).collect()
+                ]
+                raise ForecastFailureError(
+                    f"{failed} of {total} series failed to forecast ({failed / total:.1%} > "
+                    f"forecast.max_failed_share {settings.max_failed_share:.1%}); "
+                    f"first: {'; '.join(names)}"
+                )
+            tables.write_run(out, run.conf, "forecasts", run.run_id)
+            record.rows_out = sum(r["rows"] for r in by_status)
+            if counts.get("fallback"):
+                record.message = f"{counts['fallback']} series used a fallback model"
+        finally:
+            out.unpersist()
+
+
+def plan_step(
+    run: Run,
+    inputs: Inputs | None = None,
+    forecast_run_id: str | None = None,
+    forecasts_version: int | None = None,
+) -> None:
+    """Plan from one forecast run (this run's, the given one, or the latest succeeded).
+
+    `forecasts_version` reads the forecasts table as of that Delta version. Without
+    `inputs`, item_params and inventory are validated here.
+    """
+    from pyspark.sql import functions as F
+
+    from restock.planning.plan import build_plan
+    from restock.planning.policy import PolicySettings
+
+    table = tables.read(run.spark, run.conf, "forecasts", version=forecasts_version)
+    if forecast_run_id:
+        forecasts, source = tables.select_run(
+            run.spark, run.conf, table, "forecasts", forecast_run_id
+        )
+    else:
+        forecasts, source = _first_run(run, table, "forecasts", [run.run_id])
+    run.as_of_date = forecasts.select("as_of_date").first()[0]
+    settings = PolicySettings.from_conf(run.conf["policy"], levels=run.conf["forecast"]["levels"])
+    if inputs is None or inputs.item_params is None or inputs.inventory is None:
+        inputs = read_inputs(run, ("item_params", "inventory"))
+    with run.recorded("plan") as record:
+        profiled = _run_rows(run, "series_profile", source)
+        residuals = _run_rows(run, "backtest_residuals", None)
+        plan = build_plan(
+            forecasts, inputs.item_params, inputs.inventory, profiled, residuals,
+            as_of_date=run.as_of_date, settings=settings,
+        )
+        stamped = _stamped(plan, run).withColumn("forecast_run_id", F.lit(source))
+        tables.write_run(stamped, run.conf, "plans", run.run_id)
+        written = _this_run(run, "plans")
+        record.rows_out = record.series_count = written.count()
+        record.message = f"forecasts from run {source}"
+
+
+def simulate_step(
+    run: Run, forecast_run_id: str | None = None, inputs: Inputs | None = None
+) -> DataFrame:
+    """Replay the policy on the held-out end of history for the series of one forecast run.
+
+    Writes `simulation` (per series and strategy) and `simulation_summary` (by ABC class
+    and overall) and returns this run's summary rows (a few dozen).
+    """
+    from pyspark.sql import functions as F
+
+    from restock.planning.simulate import SimulationSettings, series_inputs, simulate, summary_table
+
+    settings = SimulationSettings.from_conf(run.conf)
+    table = tables.read(run.spark, run.conf, "forecasts")
+    forecasts, source = _first_run(run, table, "forecasts", [forecast_run_id, run.run_id])
+    run.as_of_date = run.as_of_date or forecasts.select("as_of_date").first()[0]
+    if inputs is None or inputs.daily is None or inputs.item_params is None:
+        inputs = read_inputs(run, ("sales", "item_params"))
+    with run.recorded("simulate") as record:
+        series = series_inputs(forecasts, inputs.item_params,
+                               _run_rows(run, "series_profile", source))
+        if settings.sample_share < 1.0:
+            series = series.where(
+                F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(settings.sample_share * 10_000)
+            )
+        out = simulate(inputs.daily, series, settings=settings, as_of_date=run.as_of_date,
+                       buckets=run.buckets())
+        tables.write_run(_stamped(out, run).withColumn("forecast_run_id", F.lit(source)),
+                         run.conf, "simulation", run.run_id)
+        written = _this_run(run, "simulation")
+        summary = summary_table(written)
+        tables.write_run(_stamped(summary.withColumn("run_id", F.lit(run.run_id)), run),
+                         run.conf, "simulation_summary", run.run_id)
+        statuses = dict(written.groupBy("status").agg(F.countDistinct(*KEYS)).collect())
+        record.rows_out = written.count()
+        record.series_count = sum(statuses.values())
+        record.failed_series = statuses.get("failed", 0)
+        record.message = f"forecasts from run {source}; series by status: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(statuses.items()))
+    return _this_run(run, "simulation_summary")
+
+
+def _regressors(inputs: Inputs, last_date: dt.date) -> tuple[Events | None, DataFrame | None]:
+    """Calendar events (to the driver: one row per event day) and promotion days up to
+    last_date, when the run read the calendar or promotions tables."""
+    events = collect_events(inputs.calendar, inputs.promotions is not None)
+    promo = promo_days(inputs.promotions, last_date) if inputs.promotions is not None else None
+    return events, promo
+
+
+def _first_run(
+    run: Run, table: DataFrame, name: str, preferred: list[str | None]
+) -> tuple[DataFrame, str]:
+    """Rows of the first preferred run present in the table, else of the latest succeeded."""
+    for candidate in dict.fromkeys(c for c in preferred if c):
+        try:
+            return tables.select_run(run.spark, run.conf, table, name, candidate)
+        except RunNotFoundError:
+            continue
+    return tables.select_run(run.spark, run.conf, table, name)
+
+
+def _run_rows(run: Run, name: str, run_id: str | None) -> DataFrame | None:
+    """Rows of an output table for run_id, else this run's, else the latest; None if absent."""
+    if not tables.exists(run.spark, run.conf, name):
+        return None
+    table = tables.read(run.spark, run.conf, name)
+    try:
+        return _first_run(run, table, name, [run_id, run.run_id])[0]
+    except RunNotFoundError:
+        return None
+
+
+def _this_run(run: Run, name: str) -> DataFrame:
+    """This run's rows of an output table."""
+    from pyspark.sql import functions as F
+
+    return tables.read(run.spark, run.conf, name).where(F.col("run_id") == run.run_id)
+
+
+def _stamped(df: DataFrame, run: Run) -> DataFrame:
+    """Add the run's as_of_date column."""
+    from pyspark.sql import functions as F
+
+    return df.withColumn("as_of_date", F.lit(run.as_of_date))

@@ -1,0 +1,346 @@
+"""Rolling-origin backtests per series and candidate model, metrics, and model selection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial, reduce
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from restock.errors import ConfigError
+from restock.forecasting import metrics
+from restock.forecasting.calendar import CalendarSettings
+from restock.forecasting.exog import Events, Exog, split_promo
+from restock.forecasting.forecast import uplift_of
+from restock.forecasting.guard import Guarded
+from restock.forecasting.models import DEMAND_CLASSES, check_models, cost_rank
+from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.io.config import section
+from restock.io.tables import SERIES_KEYS
+from restock.spark.buckets import per_bucket
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SELECTION_METRICS = ("mase", "wape", "rmse", "mae")
+METRIC_NAMES = ("mae", "mse", "rmse", "mase", "wape", "bias", "bias_pct", "r2")
+SUM_NAMES = ("sum_abs_error", "sum_error", "sum_actual")
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """Conf `backtest` plus the forecast settings a backtest shares."""
+
+    windows: int
+    step_days: int
+    horizon_days: int
+    metric: str
+    candidates: tuple[tuple[str, tuple[str, ...]], ...]
+    benchmarks: tuple[str, ...]
+    season_length: int
+    levels: tuple[int, ...]
+    interval_windows: int
+    interval_step_days: int
+    min_train_days: int
+    uplift: tuple[str, int, int] = ("none", 0, 0)
+    calendar_benchmark: str | None = None  # backtested where `candidates_of` adds it, unranked
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> BacktestSettings:
+        """Read and check conf `backtest` (and the shared keys of `forecast`)."""
+        bt, fc = section(conf, "backtest"), section(conf, "forecast")
+        metric = str(bt["metric"]).lower()
+        if metric not in SELECTION_METRICS:
+            raise ConfigError(f"backtest.metric must be one of {SELECTION_METRICS}, got '{metric}'")
+        candidates = []
+        for demand_class, names in (bt.get("candidates") or {}).items():
+            if demand_class not in DEMAND_CLASSES:
+                raise ConfigError(f"backtest.candidates: unknown demand class '{demand_class}'")
+            where = f"backtest.candidates.{demand_class}"
+            candidates.append((demand_class, tuple(check_models(names, where))))
+        if int(bt["windows"]) < 1 or int(bt["step_days"]) < 1:
+            raise ConfigError("backtest.windows and backtest.step_days must be at least 1")
+        return cls(
+            windows=int(bt["windows"]),
+            step_days=int(bt["step_days"]),
+            horizon_days=int(bt["horizon_days"]),
+            metric=metric,
+            candidates=tuple(candidates),
+            benchmarks=tuple(check_models(bt.get("benchmarks") or [], "backtest.benchmarks")),
+            season_length=int(fc["season_length"]),
+            levels=tuple(sorted(int(v) for v in fc["levels"])),
+            interval_windows=int(fc["interval_windows"]),
+            interval_step_days=int(fc["interval_step_days"]),
+            min_train_days=int(bt.get("min_train_days", 28)),
+            uplift=uplift_of(conf),
+            calendar_benchmark=CalendarSettings.from_conf(conf).benchmark,
+        )
+
+    @property
+    def min_history_days(self) -> int:
+        """Shortest history that fits every window with `min_train_days` of training."""
+        return self.horizon_days + self.step_days * (self.windows - 1) + self.min_train_days
+
+
+def output_schema(levels: tuple[int, ...]) -> str:
+    """Spark DDL of backtest_bucket's output."""
+    per_level = "".join(f", coverage_{lv} double, pinball_{lv} double" for lv in levels)
+    numbers = ", ".join(f"{m} double" for m in (*METRIC_NAMES, *SUM_NAMES))
+    return (
+        "sku_id string, location_id string, model string, scope string, cutoff date, "
+        f"n bigint, {numbers}{per_level}, rank int, selected boolean, status string, "
+        "error string, cum_error array<double>"
+    )
+
+
+def backtest_bucket(
+    history: pd.DataFrame,
+    candidates: pd.DataFrame,
+    *,
+    settings: BacktestSettings,
+    as_of_date: dt.date,
+    events: Events | None = None,
+) -> pd.DataFrame:
+    """Backtest every candidate model of every series in one bucket, then rank them.
+
+    Args:
+        history: sku_id, location_id, day (epoch day), quantity; null-quantity rows are
+            promotion days (see `spark.buckets.per_bucket`).
+        candidates: sku_id, location_id, model — one row per series and candidate.
+        settings: windows, step, horizon, selection metric.
+        as_of_date: last day of history: the last window ends on it.
+        events: calendar events and whether promotions are known; None = no regressors.
+            Each window's regressors come from the calendar and promotions only.
+
+    Returns:
+        `window` rows (series × model × cutoff, with the cumulative errors) and `series`
+        rows (series × model, pooled over windows, ranked; rank 1 is `selected`).
+    """
+    columns = [c.split()[0] for c in output_schema(settings.levels).split(", ")]
+    if history.empty or candidates.empty:
+        return pd.DataFrame(columns=columns)
+    history, promo = split_promo(history)
+    panel = build_panel(history, epoch_day(as_of_date))
+    exog = Exog.build(panel, promo, events) if events is not None else None
+    candidates = candidates.assign(code=panel.codes_of(candidates))
+    candidates = candidates[candidates["code"] >= 0]
+    windows = pd.concat(
+        [
+            _cross_validate(panel, group["code"].to_numpy(), model, settings, exog)
+            for model, group in candidates.groupby("model", sort=True)
+        ],
+        ignore_index=True,
+    )
+    ranked = _series_rows(windows, settings)
+    selected = ranked.loc[ranked["selected"], ["sku_id", "location_id", "model"]]
+    windows = windows.merge(selected.assign(selected=True), how="left")
+    windows["selected"] = windows["selected"].eq(True)
+    return pd.concat([windows, ranked], ignore_index=True)[columns]
+
+
+def _cross_validate(
+    panel: Panel, codes: np.ndarray, model: str, s: BacktestSettings, exog: Exog | None = None
+) -> pd.DataFrame:
+    """statsforecast cross_validation for one model on its series; one row per window."""
+    from statsforecast import StatsForecast
+
+    codes, h, w = np.sort(codes), s.horizon_days, s.windows
+    guard = Guarded(
+        model, (), s.season_length, s.interval_windows, s.interval_step_days, s.uplift
+    )
+    cv = StatsForecast(models=[guard], freq=1, n_jobs=1).cross_validation(
+        df=panel.long(codes) if exog is None else exog.history(codes),
+        h=h, step_size=s.step_days, n_windows=w, level=list(s.levels),
+    )
+    cv = cv.sort_values(["unique_id", "cutoff", "ds"], kind="stable")
+    shape = (len(codes) * w, h)
+    def column(name: str) -> np.ndarray:  # published forecasts are clipped at 0: so here
+        return cv[name].to_numpy().reshape(shape).clip(min=0)
+
+    y, yhat = cv["y"].to_numpy().reshape(shape), column(model)
+    intervals = {lv: (column(f"{model}-lo-{lv}"), column(f"{model}-hi-{lv}")) for lv in s.levels}
+    cutoff = cv["cutoff"].to_numpy()[::h]
+    code = np.repeat(codes, w)
+    scale = _naive_scales(panel, code, cutoff, s.season_length)
+    out = pd.DataFrame(metrics.window_metrics(y, yhat, scale, intervals))
+    errors = pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
+    failed = np.isnan(yhat).any(axis=1)
+    out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
+    out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
+    out["model"], out["scope"] = model, "window"
+    out["cutoff"] = np.datetime64(EPOCH, "D") + cutoff.astype("timedelta64[D]")
+    out["status"] = np.where(failed, "failed", "ok")
+    out["error"] = errors["error"].to_numpy() if len(errors) == len(out) else None
+    out["cum_error"] = list(np.cumsum(y - yhat, axis=1))
+    return out
+
+
+def _naive_scales(
+    panel: Panel, code: np.ndarray, cutoff: np.ndarray, season: int
+) -> np.ndarray:
+    """MASE denominators: seasonal-naive in-sample MAE on each window's training days."""
+    scales = np.full(code.size, np.nan)
+    for i, (c, cut) in enumerate(zip(code, cutoff, strict=True)):
+        train = panel.series(c)[: int(cut - panel.start[c] + 1)]
+        scales[i] = metrics.seasonal_naive_scale(train, season)
+    return scales
+
+
+def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
+    """Pool windows per series and model, then rank models per series.
+
+    MAE, bias and WAPE pool the sums; MSE, MASE, R², coverage and pinball average the
+    windows. Ranking: the selection metric (missing last), then MAE, then the cheaper
+    model; benchmarks and models that failed in any window are not ranked.
+    """
+    keys = ["sku_id", "location_id", "model"]
+    averaged = [
+        c for c in windows.columns
+        if c in ("mse", "mase", "r2") or c.startswith(("coverage_", "pinball_"))
+    ]
+    g = windows.groupby(keys, sort=False)
+    out = g[averaged].mean().join(g[["n", *SUM_NAMES]].sum())
+    out["failed"] = g["status"].agg(lambda st: (st == "failed").any())
+    out["error"] = g["error"].first()
+    out = out.reset_index()
+    out["mae"] = out["sum_abs_error"] / out["n"]
+    out["rmse"] = np.sqrt(out["mse"])
+    out["bias"] = out["sum_error"] / out["n"]
+    out["wape"] = metrics.ratio(out["sum_abs_error"], out["sum_actual"])
+    out["bias_pct"] = metrics.ratio(out["sum_error"], out["sum_actual"])
+    out.loc[out["failed"], list(METRIC_NAMES)] = np.nan
+    out["status"] = np.where(out["failed"], "failed", "ok")
+    out["scope"], out["cum_error"] = "series", None
+    out["cutoff"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[s]")
+    out["cost"] = out["model"].map(cost_rank)
+    score = out[s.metric].round(9)
+    order = out.assign(score=score).sort_values(
+        ["sku_id", "location_id", "score", "mae", "cost", "model"], na_position="last"
+    )
+    order = order[~order["failed"] & ~order["model"].isin([*s.benchmarks, s.calendar_benchmark])]
+    out["rank"] = order.groupby(SERIES_KEYS).cumcount().add(1).reindex(out.index)
+    out["rank"] = out["rank"].astype("Int32")
+    out["selected"] = (out["rank"] == 1).fillna(False).astype(bool)
+    return out.drop(columns=["failed", "cost"])
+
+
+def candidates_of(
+    profile: DataFrame, settings: BacktestSettings, calendar: CalendarSettings | None = None
+) -> DataFrame:
+    """Models to backtest per profiled series: its demand class's candidates (conf) and the
+    benchmarks, for every series that is not end of life and has enough history; plus
+    `calendar.yearly_model` where the yearly component is material
+    (`CalendarSettings.yearly_eligible`) and `calendar.benchmark` on the series of
+    `calendar.yearly_classes`."""
+    from pyspark.sql import functions as F
+
+    pairs = sorted({
+        (cls, model) for cls, models in settings.candidates
+        for model in (*models, *settings.benchmarks)
+    })
+    table = profile.sparkSession.createDataFrame(pairs, "demand_class string, model string")
+    eligible = profile.where(
+        (F.col("lifecycle") != "end_of_life")
+        & (F.col("history_days") >= settings.min_history_days)
+    )
+    out = eligible.join(F.broadcast(table), "demand_class").select(
+        "sku_id", "location_id", "model"
+    )
+    if calendar is None:
+        return out
+    yearly = eligible.where(calendar.yearly_eligible()).select(
+        "sku_id", "location_id", F.lit(calendar.yearly_model).alias("model")
+    )
+    out = out.unionByName(yearly)
+    if calendar.benchmark:
+        out = out.unionByName(
+            eligible.where(F.col("demand_class").isin(*calendar.yearly_classes)).select(
+                "sku_id", "location_id", F.lit(calendar.benchmark).alias("model"))
+        )
+    return out.distinct()
+
+
+def backtest(
+    sales: DataFrame,
+    candidates: DataFrame,
+    *,
+    as_of_date: dt.date,
+    settings: BacktestSettings,
+    buckets: int,
+    events: Events | None = None,
+    promo_days: DataFrame | None = None,
+) -> DataFrame:
+    """Backtest all candidates: one `backtest_bucket` call per bucket of series.
+
+    `events` and `promo_days` (up to as_of_date) as in `forecast.forecast`. Returns the
+    `backtest_bucket` rows (window and series scope), lazily.
+    """
+    fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date, events=events)
+    return per_bucket(sales, candidates, fn, output_schema(settings.levels),
+                      as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
+
+
+def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...]) -> DataFrame:
+    """`backtest_metrics`: window and series rows, plus aggregates by demand class, ABC
+    class and overall — per model, and for `selected` (each series' chosen model).
+
+    Aggregates average the series' MAE, MSE, RMSE, MASE, R², coverage and pinball; WAPE,
+    bias and bias_pct pool the sums.
+    """
+    from pyspark.sql import functions as F
+
+    classes = profile.select("sku_id", "location_id", "demand_class", "abc_class")
+    detail = results.drop("cum_error").join(classes, SERIES_KEYS, "left")
+    detail = detail.withColumn("n_series", F.lit(None).cast("bigint"))
+    series = detail.where((F.col("scope") == "series") & (F.col("status") == "ok"))
+    chosen = series.where("selected").withColumn("model", F.lit("selected"))
+    pool = series.unionByName(chosen)
+    averaged = ["mae", "mse", "rmse", "mase", "r2"] + [
+        f"{m}_{lv}" for lv in levels for m in ("coverage", "pinball")
+    ]
+    aggs = [F.avg(c).alias(c) for c in averaged] + [F.sum(c).alias(c) for c in ("n", *SUM_NAMES)]
+    aggs.append(F.count(F.lit(1)).alias("n_series"))
+    demand = F.when(F.col("sum_actual") > 0, F.col("sum_actual"))
+    parts = [detail]
+    for scope, key in (("demand_class", "demand_class"), ("abc_class", "abc_class"),
+                       ("overall", None)):
+        grouped = pool.groupBy("model", *([key] if key else [])).agg(*aggs)
+        grouped = (
+            grouped.withColumn("scope", F.lit(scope))
+            .withColumn("wape", F.col("sum_abs_error") / demand)
+            .withColumn("bias", F.col("sum_error") / F.col("n"))
+            .withColumn("bias_pct", F.col("sum_error") / demand)
+        )
+        parts.append(grouped)
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+
+
+def selection_table(results: DataFrame, metric: str) -> DataFrame:
+    """`model_selection`: each series' rank-1 model, its score and the runner-up."""
+    from pyspark.sql import functions as F
+
+    series = results.where((F.col("scope") == "series") & F.col("rank").isNotNull())
+    best = series.where(F.col("rank") == 1).select(
+        "sku_id", "location_id", "model", F.col(metric).alias("score"),
+        F.col("mae").alias("mae"), F.col("n").alias("n_points"),
+    )
+    second = series.where(F.col("rank") == 2).select(
+        "sku_id", "location_id", F.col("model").alias("runner_up"),
+        F.col(metric).alias("runner_up_score"),
+    )
+    return best.join(second, SERIES_KEYS, "left").withColumn(
+        "metric", F.lit(metric)
+    )
+
+
+def residuals_table(results: DataFrame) -> DataFrame:
+    """`backtest_residuals`: the selected model's cumulative errors per window, for planning."""
+    from pyspark.sql import functions as F
+
+    return results.where((F.col("scope") == "window") & F.col("selected")).select(
+        "sku_id", "location_id", "model", "cutoff", "cum_error"
+    )

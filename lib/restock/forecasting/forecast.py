@@ -1,0 +1,236 @@
+"""The forecast step: many series per pandas-UDF call, one StatsForecast per model group."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from restock.errors import ConfigError
+from restock.forecasting.exog import Events, Exog, split_promo
+from restock.forecasting.guard import Guarded
+from restock.forecasting.models import check_models
+from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.io.config import section
+from restock.io.tables import SERIES_KEYS
+from restock.quality.outliers import OutlierRule
+from restock.spark.buckets import per_bucket
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """What the per-bucket function needs from conf `forecast` (picklable, immutable)."""
+
+    horizon_days: int
+    levels: tuple[int, ...]
+    season_length: int
+    fallback_models: tuple[str, ...]
+    max_train_days: int
+    interval_windows: int
+    interval_step_days: int
+    max_failed_share: float
+    uplift: tuple[str, int, int] = ("none", 0, 0)
+    outliers: OutlierRule = OutlierRule(0.0, 0)
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
+        """Read and check conf `forecast`."""
+        fc = section(conf, "forecast")
+        levels = tuple(sorted(int(v) for v in fc["levels"]))
+        if not levels or any(not 0 < v < 100 for v in levels):
+            raise ConfigError(f"forecast.levels must be percentages in (0, 100), got {levels}")
+        if int(fc["horizon_days"]) < 1:
+            raise ConfigError("forecast.horizon_days must be at least 1")
+        return cls(
+            horizon_days=int(fc["horizon_days"]),
+            levels=levels,
+            season_length=int(fc["season_length"]),
+            fallback_models=tuple(check_models(fc["fallback_models"], "forecast.fallback_models")),
+            max_train_days=int(fc.get("max_train_days") or 0),
+            interval_windows=int(fc["interval_windows"]),
+            interval_step_days=int(fc["interval_step_days"]),
+            max_failed_share=float(fc["max_failed_share"]),
+            uplift=uplift_of(conf),
+            outliers=OutlierRule.from_conf(conf),
+        )
+
+    def guard(self, model: str) -> Guarded:
+        """The guarded statsforecast model for one requested model."""
+        return Guarded(
+            model, self.fallback_models, self.season_length,
+            self.interval_windows, self.interval_step_days, self.uplift,
+        )
+
+
+def uplift_of(conf: Mapping[str, Any]) -> tuple[str, int, int]:
+    """(mode, min_event_days, baseline_days) of conf `calendar` for `Guarded`."""
+    from restock.forecasting.calendar import CalendarSettings
+
+    cal = CalendarSettings.from_conf(conf)
+    return cal.uplift, cal.min_event_days, cal.baseline_days
+
+
+def output_schema(levels: tuple[int, ...]) -> str:
+    """Spark DDL of forecast_bucket's output (run_id and as_of_date are added after)."""
+    bounds = "".join(f", lo_{lv} double, hi_{lv} double" for lv in levels)
+    return (
+        "sku_id string, location_id string, model string, fitted_model string, step int, "
+        f"date date, yhat double{bounds}, interval_method string, status string, error string, "
+        "outliers_capped int"
+    )
+
+
+def forecast_bucket(
+    history: pd.DataFrame,
+    routes: pd.DataFrame,
+    *,
+    settings: ForecastSettings,
+    as_of_date: dt.date,
+    events: Events | None = None,
+) -> pd.DataFrame:
+    """Forecast every routed series of one bucket.
+
+    Args:
+        history: sku_id, location_id, day (epoch day), quantity; days after as_of ignored.
+            Rows with a null quantity are promotion days (see `per_bucket`).
+        routes: sku_id, location_id, model — one row per series and requested model.
+        settings: horizon, levels, fallbacks, interval settings.
+        as_of_date: last day of history; forecasts start the day after.
+        events: calendar events and whether promotions are known; None = no regressors.
+
+    Returns:
+        One row per series, model and day ahead (see `output_schema`); a series whose
+        model and fallbacks all fail gets one row with status `failed` and the error.
+    """
+    columns = _columns(settings.levels)
+    if history.empty or routes.empty:
+        return pd.DataFrame(columns=columns)
+    history, promo = split_promo(history)
+    panel = build_panel(_exempt_flagged(history, promo, events), epoch_day(as_of_date),
+                        settings.max_train_days, settings.outliers)
+    exog = Exog.build(panel, promo, events) if events is not None else None
+    routes = routes.assign(code=panel.codes_of(routes))
+    routes = routes[routes["code"] >= 0]
+    parts = [
+        _forecast_group(panel, group["code"].to_numpy(), model, settings, exog)
+        for model, group in routes.groupby("model", sort=True)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _forecast_group(
+    panel: Panel, codes: np.ndarray, model: str, settings: ForecastSettings,
+    exog: Exog | None = None,
+) -> pd.DataFrame:
+    """One StatsForecast(n_jobs=1) call for the series routed to one model."""
+    from statsforecast import StatsForecast
+
+    codes = np.sort(codes)
+    h = settings.horizon_days
+    guard = settings.guard(model)
+    sf = StatsForecast(models=[guard], freq=1, n_jobs=1)
+    levels = list(settings.levels)
+    if exog is None:
+        raw = sf.forecast(df=panel.long(codes), h=h, level=levels)
+    else:
+        raw = sf.forecast(df=exog.history(codes), h=h, level=levels, X_df=exog.future(codes, h))
+    outcomes = pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
+    if len(outcomes) != len(codes):
+        raise RuntimeError(f"{model}: {len(outcomes)} outcomes for {len(codes)} series")
+    per_row = partial(np.repeat, repeats=h)
+    out = pd.DataFrame(
+        {
+            "sku_id": panel.keys["sku_id"].to_numpy()[per_row(codes)],
+            "location_id": panel.keys["location_id"].to_numpy()[per_row(codes)],
+            "model": model,
+            "fitted_model": per_row(outcomes["fitted"].to_numpy()),
+            "step": (raw["ds"].to_numpy() - panel.end).astype("int32"),
+            "date": np.datetime64(EPOCH, "D") + raw["ds"].to_numpy().astype("timedelta64[D]"),
+            "yhat": raw[model].to_numpy().clip(min=0),
+            "interval_method": per_row(outcomes["method"].to_numpy()),
+            "status": per_row(outcomes["status"].to_numpy()),
+            "error": per_row(outcomes["error"].to_numpy()),
+            "outliers_capped": per_row(panel.capped[codes]).astype("int32"),
+        }
+    )
+    for lv in settings.levels:
+        out[f"lo_{lv}"] = raw[f"{model}-lo-{lv}"].to_numpy().clip(min=0)
+        out[f"hi_{lv}"] = raw[f"{model}-hi-{lv}"].to_numpy().clip(min=0)
+    return _collapse_failed(out)
+
+
+def _exempt_flagged(
+    history: pd.DataFrame, promo: pd.DataFrame, events: Events | None
+) -> pd.DataFrame:
+    """Sales rows with `promo` true on the days outlier capping leaves alone: promotion days
+    (sales' own flag, or a day of the promotions table) and, with the calendar in use,
+    calendar event days; their lift is real demand, and the uplift is measured on them."""
+    flagged = history["promo"].fillna(False).astype(bool) if "promo" in history else False
+    keys = ["sku_id", "location_id", "day"]
+    if len(promo):
+        days = pd.MultiIndex.from_frame(promo[keys])
+        flagged = flagged | pd.MultiIndex.from_frame(history[keys]).isin(days)
+    if events is not None and events.day.size:
+        flagged = flagged | events.hits(history["location_id"].to_numpy(dtype=object),
+                                        history["day"].to_numpy())
+    return history.assign(promo=flagged)
+
+
+def _collapse_failed(out: pd.DataFrame) -> pd.DataFrame:
+    """A failed series keeps one row: no step, no date, no numbers; the status and the error."""
+    failed = out["status"] == "failed"
+    if not failed.any():
+        return out
+    out = out[~(failed & out.duplicated(SERIES_KEYS))].copy()
+    failed = out["status"] == "failed"
+    out["step"] = out["step"].astype("Int32")
+    out.loc[failed, "step"] = pd.NA
+    out.loc[failed, "date"] = pd.NaT
+    return out
+
+
+def _columns(levels: tuple[int, ...]) -> list[str]:
+    """Output column names in schema order."""
+    return [part.split()[0] for part in output_schema(levels).split(", ")]
+
+
+def forecast(
+    sales: DataFrame,
+    routes: DataFrame,
+    *,
+    as_of_date: dt.date,
+    settings: ForecastSettings,
+    buckets: int,
+    events: Events | None = None,
+    promo_days: DataFrame | None = None,
+) -> DataFrame:
+    """Forecast every routed series: one `forecast_bucket` call per bucket of series.
+
+    Args:
+        sales: cleaned daily sales (sku_id, location_id, date, quantity).
+        routes: sku_id, location_id, model — the model(s) to fit per series.
+        as_of_date: last day of history used.
+        settings: forecast settings.
+        buckets: number of series groups (and partitions); each is one UDF call.
+        events: calendar events for the regressors (None: no regressors).
+        promo_days: promotion days per series (`calendar.promo_days`), with events.
+
+    Returns:
+        The forecasts frame (`output_schema` plus as_of_date), lazily.
+    """
+    from pyspark.sql import functions as F
+
+    fn = partial(forecast_bucket, settings=settings, as_of_date=as_of_date, events=events)
+    out = per_bucket(sales, routes, fn, output_schema(settings.levels),
+                     as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
+    return out.withColumn("as_of_date", F.lit(as_of_date))

@@ -1,0 +1,181 @@
+"""The per-series guard: a model with its fallbacks, and empirical intervals where it has none."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from restock.forecasting.exog import multiplier, uplift_factors
+from restock.forecasting.models import MODELS, ModelSpec
+
+
+class Guarded:
+    """One model per series with its fallbacks, as a statsforecast model.
+
+    statsforecast calls `forecast` once per series, in series order. The guard tries the
+    primary model, then each fallback, and treats an exception or a non-finite forecast
+    as a failure. Models without native intervals get empirical ones: signed errors of
+    rolling-origin refits on the series' own history, pooled over windows and steps.
+    `outcomes` logs, per call, (model used, status, interval method, error).
+
+    Exogenous indicators (X for history, X_future for the horizon, see
+    `restock.forecasting.exog`) go
+    to models that fit regressors, without the columns that never vary in the history (a
+    constant regressor makes the fit singular). Other models, with `uplift` 'posthoc', are
+    fitted on y divided by the indicators' uplift (`exog.uplift_factors`) and their
+    forecast and bounds multiplied by the horizon's uplift; with 'none' X is ignored.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        fallbacks: Sequence[str],
+        season_length: int,
+        interval_windows: int,
+        interval_step: int,
+        uplift: tuple[str, int, int] = ("none", 0, 0),
+    ) -> None:
+        self.alias = model
+        self.chain = [(n, MODELS[n]) for n in [model, *[f for f in fallbacks if f != model]]]
+        self.season_length = season_length
+        self.interval_windows = interval_windows
+        self.interval_step = interval_step
+        self.uplift = uplift  # (mode, min_event_days, baseline_days)
+        self.outcomes: list[tuple[str | None, str, str, str | None]] = []
+
+    uses_exog = False
+
+    def __repr__(self) -> str:
+        return self.alias
+
+    def new(self) -> Guarded:
+        """A copy sharing the outcome log (statsforecast copies models in some paths)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        return copy
+
+    def forecast(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Forecast one series with the first model of the chain that succeeds."""
+        first_error = None
+        for position, (name, spec) in enumerate(self.chain):
+            try:
+                with warnings.catch_warnings():  # a failure is recorded, not warned about
+                    warnings.simplefilter("ignore")
+                    result, method = self._with_exog(name, spec, y, h, level, X, X_future)
+            except Exception as exc:  # noqa: BLE001 - any model failure is contained here
+                first_error = first_error or f"{name}: {type(exc).__name__}: {exc}"[:500]
+                continue
+            status = "ok" if position == 0 else "fallback"
+            self.outcomes.append((name, status, method, first_error))
+            return result
+        self.outcomes.append((None, "failed", "none", first_error))
+        nan = np.full(h, np.nan)
+        return {"mean": nan, **{f"{s}-{lv}": nan for lv in level or () for s in ("lo", "hi")}}
+
+    def _with_exog(
+        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
+        X: np.ndarray | None, X_future: np.ndarray | None,
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Fit one model with the regressors, the post-hoc uplift, or neither."""
+        if X is None or X_future is None or not X.shape[1] or not spec.calendar:
+            return self._one(name, spec, y, h, level)
+        if spec.exogenous:
+            varies = X.min(axis=0) != X.max(axis=0)
+            if varies.any():
+                return self._one(name, spec, y, h, level, X[:, varies], X_future[:, varies])
+            return self._one(name, spec, y, h, level)
+        mode, min_event_days, baseline_days = self.uplift
+        if mode != "posthoc":
+            return self._one(name, spec, y, h, level)
+        factors = uplift_factors(y, X, min_event_days, baseline_days)
+        result, method = self._one(name, spec, y / multiplier(X, factors), h, level)
+        ahead = multiplier(X_future, factors)
+        return {key: values * ahead for key, values in result.items()}, method
+
+    def _one(
+        self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
+        X: np.ndarray | None = None, X_future: np.ndarray | None = None,
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Fit one model; add intervals; refuse short histories and non-finite output."""
+        if y.size < spec.min_days:
+            raise ValueError(f"needs at least {spec.min_days} days of history, got {y.size}")
+        model = spec.build(self.season_length)
+        if X is not None:
+            result = model.forecast(y=y, h=h, X=X, X_future=X_future,
+                                    level=list(level) if level else None)
+            method = "native" if level else "none"
+        elif spec.native_intervals or not level:
+            result = model.forecast(y=y, h=h, level=list(level) if level else None)
+            method = "native" if level else "none"
+        else:
+            result = model.forecast(y=y, h=h)
+            method = self._add_empirical(result, spec, y, h, level)
+        if not np.all(np.isfinite(result["mean"])):
+            raise FloatingPointError("non-finite forecast")
+        return result, method
+
+    def _add_empirical(
+        self, result: dict[str, np.ndarray], spec: ModelSpec, y: np.ndarray, h: int,
+        level: Sequence[int],
+    ) -> str:
+        """Empirical intervals from rolling-origin refits of the series' own history.
+
+        Multiplicative: quantiles of actual / forecast over every window and step, times
+        the forecast (so a zero-demand day maps to a zero lower bound, whatever the
+        forecast level). Additive (actual − forecast) when the forecasts were all zero.
+        NaN bounds when the history is too short for one window.
+        """
+        actual, predicted = rolling_windows(
+            lambda train: spec.build(self.season_length).forecast(y=train, h=h)["mean"],
+            y, h, self.interval_windows, self.interval_step,
+        )
+        mean = result["mean"]
+        positive = predicted > 0
+        for lv in level:
+            tails = [(1 - lv / 100) / 2, 1 - (1 - lv / 100) / 2]
+            if positive.any() and np.all(mean >= 0):
+                lo, hi = np.quantile(actual[positive] / predicted[positive], tails)
+                bounds = (mean * min(lo, 1.0), mean * max(hi, 1.0))
+            elif actual.size:
+                lo, hi = np.quantile(actual - predicted, tails)
+                bounds = (mean + min(lo, 0.0), mean + max(hi, 0.0))
+            else:
+                bounds = (np.full(h, np.nan), np.full(h, np.nan))
+            # rounded: a bound meant to be exactly 0 must not come out as 1e-17
+            result[f"lo-{lv}"], result[f"hi-{lv}"] = (np.round(b, 9) for b in bounds)
+        return "empirical" if actual.size else "none"
+
+
+def rolling_windows(
+    predict: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    h: int,
+    windows: int,
+    step: int,
+    min_train: int = 14,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Actuals and forecasts of up to `windows` rolling-origin refits, flattened.
+
+    The last window's test period ends at the end of y; earlier ones step back by `step`.
+    Windows that would leave fewer than `min_train` training points are skipped.
+    """
+    actual, predicted = [], []
+    for k in range(windows):
+        cutoff = y.size - h - k * step
+        if cutoff < min_train:
+            break
+        actual.append(y[cutoff : cutoff + h])
+        predicted.append(predict(y[:cutoff]))
+    if not actual:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(actual), np.concatenate(predicted)

@@ -1,0 +1,84 @@
+"""The model registry: every model restock can fit, its cost and what it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from statsforecast import models as sf
+
+from restock.errors import ConfigError
+from restock.forecasting.yearly import YEAR_DAYS, YearlyETS
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
+    whether it fits exogenous regressors itself, the fewest days it accepts, and whether it
+    uses the calendar at all (False: no regressors, no uplift; a weekly-only reference)."""
+
+    build: Callable[[int], Any]
+    cost_rank: int
+    native_intervals: bool
+    exogenous: bool = False
+    min_days: int = 0
+    calendar: bool = True
+
+
+def _mstl(season_length: int, trend: Any) -> Any:
+    """MSTL with the weekly (season_length) and the yearly cycle; `trend` fits the rest."""
+    return sf.MSTL(season_length=[season_length, YEAR_DAYS], trend_forecaster=trend)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "Naive": ModelSpec(lambda s: sf.Naive(), 1, True),
+    "HistoricAverage": ModelSpec(lambda s: sf.HistoricAverage(), 1, True),
+    "SeasonalNaive": ModelSpec(lambda s: sf.SeasonalNaive(season_length=s), 1, True),
+    "WindowAverage": ModelSpec(lambda s: sf.WindowAverage(window_size=4 * s), 1, False),
+    "SeasonalWindowAverage": ModelSpec(
+        lambda s: sf.SeasonalWindowAverage(season_length=s, window_size=4), 2, False
+    ),
+    "SimpleExponentialSmoothing": ModelSpec(
+        lambda s: sf.SimpleExponentialSmoothingOptimized(), 2, False
+    ),
+    "CrostonOptimized": ModelSpec(lambda s: sf.CrostonOptimized(), 2, False),
+    "CrostonSBA": ModelSpec(lambda s: sf.CrostonSBA(), 2, False),
+    "ADIDA": ModelSpec(lambda s: sf.ADIDA(), 2, False),
+    "IMAPA": ModelSpec(lambda s: sf.IMAPA(), 3, False),
+    "TSB": ModelSpec(lambda s: sf.TSB(alpha_d=0.1, alpha_p=0.1), 2, False),
+    "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True),
+    # the same, blind to the calendar: the weekly-only reference of the calendar-aware gain
+    "AutoETSWeekly": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, calendar=False),
+    "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
+    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
+    # weekly season and a smooth yearly factor (calendar.yearly_model's default)
+    "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_days=2 * YEAR_DAYS),
+    # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
+    # the exogenous regressors (promotions, events)
+    # (two whole years: STL estimates a yearly component from less without complaint)
+    "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
+                      min_days=2 * YEAR_DAYS),
+    "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
+                            min_days=2 * YEAR_DAYS),
+}
+DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
+
+
+def check_models(names: Sequence[str], where: str) -> list[str]:
+    """Validate model names against the registry, naming the conf key on error."""
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(MODELS))}"
+        )
+    return list(names)
+
+
+def cost_rank(name: str) -> int:
+    """Relative cost of a model (combinations cost the most)."""
+    spec = MODELS.get(name)
+    return spec.cost_rank if spec else 10

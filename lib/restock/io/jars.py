@@ -1,0 +1,61 @@
+"""Install time: resolve the Delta Lake jars matching the installed pyspark from Maven Central.
+
+`make install` runs `python -m restock.io.jars .jars`; the session factory only reads the folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from restock.errors import RestockError
+
+
+def delta_coordinates() -> str:
+    """Maven coordinates of the Delta jars matching the installed delta-spark and Scala."""
+    import pyspark
+
+    jars_dir = Path(pyspark.__file__).parent / "jars"
+    scala = sorted(jars_dir.glob("scala-library-*.jar"))
+    if not scala:
+        raise RestockError(f"cannot tell pyspark's Scala version: no scala-library in {jars_dir}")
+    scala_binary = ".".join(scala[0].stem.split("-")[-1].split(".")[:2])
+    return f"io.delta:delta-spark_{scala_binary}:{version('delta-spark')}"
+
+
+def resolve_delta_jars(dest: str | Path) -> list[Path]:
+    """Fetch the Delta jars (and their dependencies) from Maven Central into dest.
+
+    Uses Spark's own Ivy resolver with its cache inside dest, so the project controls
+    the folder and later runs need no network.
+    """
+    from pyspark.sql import SparkSession
+
+    dest = Path(dest).resolve()
+    ivy = dest / "ivy"
+    coordinates = delta_coordinates()
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("restock-resolve-jars")
+        .config("spark.jars.packages", coordinates)
+        .config("spark.jars.ivy", str(ivy))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    spark.stop()
+    resolved = sorted((ivy / "jars").glob("*.jar"))
+    if not resolved:
+        raise RestockError(f"Ivy resolved no jars for {coordinates} into {ivy}")
+    for old in dest.glob("*.jar"):
+        old.unlink()
+    copies = [Path(shutil.copy2(jar, dest / jar.name)) for jar in resolved]
+    (dest / "COORDINATES").write_text(coordinates + "\n")
+    return copies
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else ".jars"
+    for path in resolve_delta_jars(target):
+        print(path)

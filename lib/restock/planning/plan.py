@@ -1,0 +1,162 @@
+"""Assemble one input row per series from forecasts, item params, inventory, profile and
+backtest residuals, and plan every series with `policy.plan_batch` inside `mapInPandas`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from typing import TYPE_CHECKING
+
+from restock.io.tables import SERIES_KEYS
+from restock.planning.planner import PLAN_INPUT_FIELDS, PLAN_SCHEMA, plan_batches
+from restock.planning.policy import PolicySettings, z_score
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+_PARAMS = (
+    "lead_time_days", "lead_time_std_days", "review_period_days", "unit_cost", "order_cost",
+    "holding_rate", "shortage_cost", "moq", "pack_size", "service_level",
+)
+
+
+def build_plan(
+    forecasts: DataFrame,
+    item_params: DataFrame,
+    inventory: DataFrame,
+    profile: DataFrame | None,
+    residuals: DataFrame | None,
+    *,
+    as_of_date: str | dt.date,
+    settings: PolicySettings,
+) -> DataFrame:
+    """One plan row per series (PLAN_SCHEMA) for every series with item params or a forecast.
+
+    A series forecast by several models (a forced list of models) is planned with the
+    first model in sorted order; its backtest residuals are used only for that model.
+    Lifecycle comes from the profile, else item params; `end_of_life` declared in item
+    params always wins. The caller adds `run_id` and `as_of_date`.
+
+    Args:
+        forecasts: one run of the `forecasts` table.
+        item_params: the `item_params` input table.
+        inventory: the `inventory` input table; per series the latest row dated on or
+            before `as_of_date` is used.
+        profile: `series_profile` rows of one run, or None (classes left null).
+        residuals: `backtest_residuals` rows of one run, or None (normal safety stock).
+        as_of_date: the plan date.
+        settings: the policy settings (with the forecast interval levels).
+
+    Returns:
+        The plan, one row per series.
+    """
+    from pyspark.sql import functions as F
+
+    params = item_params.select(
+        *SERIES_KEYS, *_PARAMS, F.col("lifecycle").alias("params_lifecycle"),
+        F.lit(True).alias("has_params"),
+    )
+    rows = (
+        params.join(_forecast_series(forecasts, settings.levels), SERIES_KEYS, "full_outer")
+        .join(_latest_inventory(inventory, as_of_date), SERIES_KEYS, "left")
+        .transform(with_profile, profile)
+    )
+    if residuals is not None:
+        rows = rows.join(_cum_errors(residuals), [*SERIES_KEYS, "model"], "left")
+    else:
+        rows = rows.withColumn("cum_errors", F.lit(None))
+    rows = rows.withColumn("lifecycle", lifecycle())
+    typed = rows.select(*[F.col(name).cast(kind).alias(name) for name, kind in PLAN_INPUT_FIELDS])
+    return typed.mapInPandas(partial(plan_batches, settings=settings), PLAN_SCHEMA)
+
+
+def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:
+    """Per series: the first model in sorted order, its yhat array by step, and σ_d.
+
+    σ_d = (hi_W − yhat) / z_W at step 1 for the widest level W, z_W = Φ⁻¹(0.5 + W/200);
+    null without intervals. A failed series (no yhat) keeps a row with a null array.
+    """
+    from pyspark.sql import functions as F
+
+    point = F.col("yhat").isNotNull() & F.col("step").isNotNull()
+    per_model = forecasts.groupBy(*SERIES_KEYS, "model").agg(
+        F.sort_array(F.collect_list(F.when(point, F.struct("step", "yhat")))).alias("points"),
+        F.max(F.when(F.col("step") == 1, _sigma(levels))).alias("sigma_daily"),
+    )
+    first = per_model.groupBy(*SERIES_KEYS).agg(
+        F.min(F.struct("model", "points", "sigma_daily")).alias("chosen")
+    )
+    points = F.col("chosen.points")
+    return first.select(
+        *SERIES_KEYS,
+        F.col("chosen.model").alias("model"),
+        F.when(F.size(points) > 0, points.getField("yhat")).alias("yhat"),
+        F.col("chosen.sigma_daily").alias("sigma_daily"),
+    )
+
+
+def _sigma(levels: tuple[float, ...]) -> Column:
+    """One-step σ_d from the widest interval's upper bound (null without levels)."""
+    from pyspark.sql import functions as F
+
+    if not levels:
+        return F.lit(None).cast("double")
+    widest = max(levels)
+    return (F.col(f"hi_{widest}") - F.col("yhat")) / F.lit(z_score(0.5 + widest / 200.0))
+
+
+def _latest_inventory(inventory: DataFrame, as_of_date: str | dt.date) -> DataFrame:
+    """The latest inventory row dated on or before as_of_date, per series."""
+    from pyspark.sql import functions as F
+
+    latest = (
+        inventory.where(F.col("as_of_date") <= F.lit(str(as_of_date)).cast("date"))
+        .groupBy(*SERIES_KEYS)
+        .agg(F.max(F.struct("as_of_date", "on_hand", "on_order", "backorders")).alias("inv"))
+    )
+    return latest.select(
+        *SERIES_KEYS, "inv.on_hand", "inv.on_order", "inv.backorders",
+        F.lit(True).alias("has_inventory"),
+    )
+
+
+def lifecycle() -> Column:
+    """A series' lifecycle: `end_of_life` declared in item params always wins, then the
+    profile's, then the item params', else `active` (needs `params_lifecycle` and
+    `profile_lifecycle` columns)."""
+    from pyspark.sql import functions as F
+
+    return F.when(F.col("params_lifecycle") == "end_of_life", "end_of_life").otherwise(
+        F.coalesce("profile_lifecycle", "params_lifecycle", F.lit("active"))
+    )
+
+
+def with_profile(rows: DataFrame, profile: DataFrame | None) -> DataFrame:
+    """Add demand class, ABC class, the profile's lifecycle and the trailing std of daily
+    demand (all null without a profile)."""
+    from pyspark.sql import functions as F
+
+    if profile is None:
+        return rows.select(
+            "*", *[F.lit(None).cast("string").alias(c)
+                   for c in ("demand_class", "abc_class", "profile_lifecycle")],
+            F.lit(None).cast("double").alias("demand_std_daily"),
+        )
+    std = "demand_std_daily"  # absent from profiles written before it existed
+    classes = profile.select(
+        *SERIES_KEYS, "demand_class", "abc_class", F.col("lifecycle").alias("profile_lifecycle"),
+        F.col(std) if std in profile.columns else F.lit(None).cast("double").alias(std),
+    )
+    return rows.join(classes, SERIES_KEYS, "left")
+
+
+def _cum_errors(residuals: DataFrame) -> DataFrame:
+    """Backtest cumulative errors per series and model, one array per cutoff, by cutoff."""
+    from pyspark.sql import functions as F
+
+    windows = F.sort_array(F.collect_list(F.struct("cutoff", "cum_error")))
+    return (
+        residuals.groupBy(*SERIES_KEYS, "model")
+        .agg(windows.alias("windows"))
+        .select(*SERIES_KEYS, "model", F.col("windows.cum_error").alias("cum_errors"))
+    )

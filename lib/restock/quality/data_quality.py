@@ -1,0 +1,187 @@
+"""The data-quality report: one row per check in `data_quality`, each ok, warn or fail.
+
+Checks on the validated sales of a run (the daily totals of accepted rows) and on the
+validation's counts:
+
+- `missing_day_rate`: share of calendar days from the first sale to the as-of date on
+  which no series has a sales row (an export gap or a closed day).
+- `duplicate_rate`: exact duplicate rows / rows read.
+- `negative_share`: rows with a negative quantity (returns) / rows read.
+- `freshness_days`: days from the newest sale to the reference date (today, or the
+  `--as-of-date` given).
+- `short_history_share`: share of series with fewer days of history than
+  `routing.min_history_days`.
+- `outlier_share`: non-zero days the outlier rule (`outliers.py`) caps / non-zero days.
+
+A value above its `warn` threshold warns; above `fail` fails the run (conf
+`quality.checks.<check>`; null = never).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from restock.errors import ConfigError, DataQualityError
+from restock.forecasting.panel import EPOCH, build_panel, epoch_day
+from restock.io.config import section
+from restock.quality.outliers import OutlierRule
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from restock.quality.rules import QualityReport
+
+CHECKS = ("missing_day_rate", "duplicate_rate", "negative_share", "freshness_days",
+          "short_history_share", "outlier_share")
+SCHEMA = ("check string, value double, threshold double, severity string, message string, "
+          "as_of_date date")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of `data_quality`."""
+
+    check: str
+    value: float
+    threshold: float | None
+    severity: str
+    message: str
+    as_of_date: dt.date
+
+
+def thresholds(conf: Mapping[str, Any]) -> dict[str, tuple[float | None, float | None]]:
+    """Conf `quality.checks`: (warn, fail) per check; a check not listed never warns."""
+    given = section(conf, "quality").get("checks") or {}
+    unknown = set(given) - set(CHECKS)
+    if unknown:
+        raise ConfigError(f"quality.checks: unknown check(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(CHECKS)})")
+    out = {}
+    for name in CHECKS:
+        limits = given.get(name) or {}
+        warn, fail = limits.get("warn"), limits.get("fail")
+        out[name] = (None if warn is None else float(warn), None if fail is None else float(fail))
+    return out
+
+
+def judge(name: str, value: float, limits: tuple[float | None, float | None], what: str,
+          as_of: dt.date) -> Check:
+    """A check's severity: fail above `fail`, warn above `warn`, else ok."""
+    warn, fail = limits
+    for severity, limit in (("fail", fail), ("warn", warn)):
+        if limit is not None and value > limit:
+            message = f"{name} {value:.4g} > {severity} {limit:g}: {what}"
+            return Check(name, value, limit, severity, message, as_of)
+    return Check(name, value, warn if warn is not None else fail, "ok", what, as_of)
+
+
+def run_checks(
+    daily: DataFrame,
+    report: QualityReport,
+    conf: Mapping[str, Any],
+    *,
+    as_of_date: dt.date,
+    reference_date: dt.date,
+    buckets: int,
+) -> list[Check]:
+    """Compute every check (three small aggregates reach the driver, nothing per series).
+
+    Args:
+        daily: accepted daily sales (sku_id, location_id, date, quantity[, promo]).
+        report: the sales validation's counts.
+        conf: the run's conf (`quality.checks`, `routing.min_history_days`, `outliers`).
+        as_of_date: the run's last day of history.
+        reference_date: freshness is measured up to this day.
+        buckets: series groups for the outlier count (one pandas call each).
+    """
+    from pyspark.sql import functions as F
+
+    limits = thresholds(conf)
+    min_days = int(conf["routing"]["min_history_days"])
+    history = daily.where(F.col("date") <= F.lit(as_of_date))
+    first, newest, days_seen = history.agg(
+        F.min("date"), F.max("date"), F.countDistinct("date")
+    ).first()
+    if first is None:
+        raise DataQualityError(f"table 'sales' has no accepted rows up to {as_of_date}")
+    span = (as_of_date - first).days + 1
+    per_series = history.groupBy("sku_id", "location_id").agg(F.min("date").alias("first"))
+    series, short = per_series.agg(
+        F.count(F.lit(1)),
+        F.sum((F.datediff(F.lit(as_of_date), "first") + 1 < min_days).cast("long")),
+    ).first()
+    rows = max(report.rows_in, 1)
+    duplicates = report.by_reason.get("duplicate row", 0)
+    negatives = report.by_reason.get("negative quantity (return)", 0) + report.negatives_zeroed
+    fresh = (reference_date - newest).days
+    found = [
+        ("missing_day_rate", 1 - days_seen / span,
+         f"{span - days_seen} of {span} days from {first} to {as_of_date} have no sales row"),
+        ("duplicate_rate", duplicates / rows, f"{duplicates} of {report.rows_in} rows are exact "
+         "duplicates"),
+        ("negative_share", negatives / rows, f"{negatives} of {report.rows_in} rows have a "
+         "negative quantity"),
+        ("freshness_days", float(fresh), f"the newest sale is {newest}, {fresh} days before "
+         f"{reference_date}"),
+        ("short_history_share", (short or 0) / series, f"{short or 0} of {series} series have "
+         f"under {min_days} days of history"),
+    ]
+    rule = OutlierRule.from_conf(conf)
+    if rule.enabled:
+        capped, nonzero = outlier_counts(history, rule, as_of_date, buckets)
+        found.append(("outlier_share", capped / max(nonzero, 1), f"{capped} of {nonzero} "
+                      f"non-zero days above median + {rule.mad_k:g}·MAD of their series"))
+    return [judge(name, float(value), limits[name], what, as_of_date)
+            for name, value, what in found]
+
+
+def outlier_counts(
+    history: DataFrame, rule: OutlierRule, as_of_date: dt.date, buckets: int
+) -> tuple[int, int]:
+    """(capped days, non-zero days) over all series: the fitting rule, per bucket of series."""
+    from pyspark.sql import functions as F
+
+    from restock.spark.buckets import bucket_of
+
+    columns = ["sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"]
+    if "promo" in history.columns:
+        columns.append("promo")
+    fn = partial(_bucket_outliers, rule=rule, end=epoch_day(as_of_date))
+    counts = (
+        history.select(*columns).withColumn("bucket", bucket_of(buckets))
+        .groupBy("bucket").applyInPandas(fn, "capped long, nonzero long")
+        .agg(F.sum("capped"), F.sum("nonzero")).first()
+    )
+    return int(counts[0] or 0), int(counts[1] or 0)
+
+
+def _bucket_outliers(history: pd.DataFrame, *, rule: OutlierRule, end: int) -> pd.DataFrame:
+    """Capped and non-zero day counts of one bucket of series."""
+    panel = build_panel(history, end, outliers=rule)
+    nonzero = int(np.count_nonzero(panel.y > 0))
+    return pd.DataFrame({"capped": [int(panel.capped.sum())], "nonzero": [nonzero]})
+
+
+def to_frame(spark: SparkSession, found: list[Check]) -> DataFrame:
+    """The checks as a `data_quality` frame (run_id is added by the writer)."""
+    return spark.createDataFrame([asdict(c) for c in found], SCHEMA)
+
+
+def fail_on(found: list[Check]) -> None:
+    """Raise naming every failed check."""
+    failed = [c.message for c in found if c.severity == "fail"]
+    if failed:
+        raise DataQualityError(f"data quality check(s) failed: {'; '.join(failed)} "
+                               "(thresholds: conf quality.checks)")
+
+
+def summary(found: list[Check]) -> str:
+    """One line: each check's value and severity."""
+    return "; ".join(f"{c.check} {c.value:.4g} {c.severity}" for c in found)
