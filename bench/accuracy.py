@@ -82,7 +82,7 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     from restock.forecasting.backtest import candidates_of
     from restock.forecasting.calendar import CalendarSettings, collect_events, promo_days
     from restock.io.session import build_spark
-    from restock.spark.routing import routing_expr
+    from restock.spark.routing import RoutingSettings, routing_expr
 
     conf = load_conf("local")
     conf["warehouse"] = str(work / "warehouse")
@@ -94,8 +94,8 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     end = run.as_of_date
     run.as_of_date = end - dt.timedelta(days=args.horizon)
     profiled = pipeline.profile_step(run, inputs)
-    routing = conf["routing"]
-    weekly = profiled.withColumn("model", routing_expr(routing, int(routing["min_history_days"])))
+    routing = RoutingSettings.from_conf(conf, CalendarSettings.from_conf(conf))
+    weekly = profiled.withColumn("model", routing_expr(routing))
     settings = BacktestSettings.from_conf(conf)
     history = daily.select(*KEYS, F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity")
     promo = None

@@ -16,6 +16,7 @@ from conftest import TEST_SPARK
 from PIL import Image
 
 from restock.app.cli import main
+from restock.quality.rules import QualitySettings
 from restock.reporting import charts
 from restock.reporting import queries as report_data
 from restock.reporting.html import SECTIONS, _table
@@ -121,7 +122,7 @@ def test_report_has_every_section_images_that_decode_and_no_external_refs(report
 def test_plan_figures_match_the_plans_table(spark, base_conf, warehouse):
     conf = {**base_conf, "warehouse": warehouse}
     plans = report_data.run_rows(spark, conf, "plans", "r1")
-    by_abc = report_data.orders_by_abc(plans).set_index("abc_class")
+    by_abc = report_data.order_totals(plans, "abc_class").set_index("abc_class")
     rows = plans.toPandas()
     expected = rows.groupby("abc_class").agg(
         series=("sku_id", "size"), orders=("order_qty", lambda q: int((q > 0).sum())),
@@ -162,7 +163,8 @@ def test_sampled_series_are_the_largest_a_and_the_worst_backtested(spark, base_c
     np.testing.assert_allclose(worst["score"], chosen.nlargest(2, "mase")["mase"])
 
     as_of = forecasts.select("as_of_date").first()[0]
-    history, future = report_data.sample_rows(spark, conf, sample, forecasts, as_of, 30)
+    history, future = report_data.sample_rows(spark, conf, sample, forecasts, as_of, 30,
+                                              QualitySettings.from_conf(conf))
     assert len(history) == 30 * len(sample)  # calendar filled: one row per day and series
     assert history["date"].max() == pd.Timestamp(as_of)
     assert set(zip(future["sku_id"], future["location_id"], strict=True)) == set(

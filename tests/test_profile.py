@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.profile import ProfileSettings, profile
 from restock.io.config import load_conf
-from restock.spark.routing import routing_expr
+from restock.spark.routing import RoutingSettings, routing_expr
 
 from builders import AS_OF
 
@@ -100,7 +101,8 @@ def test_abc_over_several_value_bands_matches_a_plain_cumulative_sum(spark, conf
 
 
 def test_routing_picks_the_configured_model(spark, conf):
-    routing = dict(conf["routing"], by_abc={"A": {"smooth": "AutoARIMA"}})
+    routed = dict(conf, routing=dict(conf["routing"], by_abc={"A": {"smooth": "AutoARIMA"}}))
+    routing = RoutingSettings.from_conf(routed, CalendarSettings.from_conf(conf))
     rows = [
         ("smooth-b", "smooth", "B", "active", 400, "AutoETS"),
         ("smooth-a", "smooth", "A", "active", 400, "AutoARIMA"),
@@ -115,5 +117,5 @@ def test_routing_picks_the_configured_model(spark, conf):
         "sku_id string, demand_class string, abc_class string, lifecycle string, "
         "history_days int",
     )
-    got = df.withColumn("model", routing_expr(routing, 56)).toPandas()
+    got = df.withColumn("model", routing_expr(routing)).toPandas()
     assert dict(zip(got["sku_id"], got["model"], strict=True)) == {r[0]: r[5] for r in rows}

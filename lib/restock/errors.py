@@ -10,7 +10,9 @@ class RestockError(Exception):
 
 
 class ConfigError(RestockError, ValueError):
-    """A configuration key is missing, unknown or has a bad value."""
+    """A configuration key is missing, unknown or has a bad value (a usage error: exit 2)."""
+
+    exit_code = 2
 
 
 class TableNotFoundError(RestockError):

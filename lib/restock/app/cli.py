@@ -36,16 +36,15 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Context:
-    """Conf and session of one command, built on first use."""
+    """The settings tree of one command (checked at once, before Spark) and its session,
+    built on first use."""
 
     def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
-        from restock.io.config import load_conf
+        from restock.app.settings import load_settings
 
-        self.conf = load_conf(env, conf_dir, overrides)
-        if warehouse:
-            self.conf["warehouse"] = warehouse
-        if master:
-            self.conf["master"] = master
+        self.settings = load_settings(env, conf_dir, overrides, warehouse=warehouse,
+                                      master=master)
+        self.conf = self.settings.conf
         self._spark = None
 
     @property
@@ -63,7 +62,8 @@ class Context:
         from restock.io import runs, tables
 
         run_id = tables.check_run_id(run_id) if run_id else runs.new_run_id()
-        return Run(self.spark, self.conf, run_id, as_of.date() if as_of else None)
+        return Run(self.spark, self.conf, run_id, as_of.date() if as_of else None,
+                   settings=self.settings)
 
 
 def _context(options: dict[str, Any]) -> Context:
@@ -121,29 +121,25 @@ def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--run-id", help="Run id (default: a new one; reuse it to redo a run).")(fn)
 
 
-@cli.command("profile")
-@_run_options
-@common_options
-def profile_cmd(run_id, as_of_date, **options) -> None:
-    """Validate sales and write series_profile (demand and ABC classes, lifecycle)."""
-    from restock.app import pipeline
+def _verb_command(name: str, doc: str, written: str) -> Callable[..., Any]:
+    """A command that runs one verb of the step graph with --run-id and --as-of-date."""
 
-    run = _context(options).run(run_id, as_of_date)
-    pipeline.profile_step(run, pipeline.read_inputs(run, ("sales",), ("item_params",)))
-    click.echo(f"run {run.run_id}: series_profile written (as of {run.as_of_date})")
+    @cli.command(name, help=doc)
+    @_run_options
+    @common_options
+    def command(run_id, as_of_date, **options) -> None:
+        run = _execute(name, options, run_id, as_of_date)[0]
+        click.echo(f"run {run.run_id}: {written} written (as of {run.as_of_date})")
+
+    return command
 
 
-@cli.command("backtest")
-@_run_options
-@common_options
-def backtest_cmd(run_id, as_of_date, **options) -> None:
-    """Rolling-origin backtests; write backtest_metrics, model_selection, backtest_residuals."""
-    from restock.app import pipeline
-
-    run = _context(options).run(run_id, as_of_date)
-    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
-    pipeline.backtest_step(run, inputs, pipeline.profile_step(run, inputs))
-    click.echo(f"run {run.run_id}: backtest written (as of {run.as_of_date})")
+profile_cmd = _verb_command(
+    "profile", "Validate sales and write series_profile (demand and ABC classes, lifecycle).",
+    "series_profile")
+backtest_cmd = _verb_command(
+    "backtest", "Rolling-origin backtests; write backtest_metrics, model_selection, "
+    "backtest_residuals.", "backtest")
 
 
 _MODELS_HELP = ("auto (selection, else routing), routed, or model names separated by commas "
@@ -156,13 +152,7 @@ _MODELS_HELP = ("auto (selection, else routing), routed, or model names separate
 @common_options
 def forecast_cmd(run_id, as_of_date, models, **options) -> None:
     """Profile, route and forecast every series; write forecasts."""
-    from restock.app import pipeline
-
-    ctx = _context(options)
-    run = ctx.run(run_id, as_of_date)
-    inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
-    profiled = pipeline.profile_step(run, inputs)
-    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
+    run = _execute("forecast", options, run_id, as_of_date, models=_models(models))[0]
     click.echo(f"run {run.run_id}: forecasts written (as of {run.as_of_date})")
 
 
@@ -174,10 +164,8 @@ def forecast_cmd(run_id, as_of_date, models, **options) -> None:
 @common_options
 def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
     """Turn forecasts into a replenishment plan; write plans."""
-    from restock.app import pipeline
-
-    run = _context(options).run(run_id, None)
-    pipeline.plan_step(run, None, forecast_run_id, as_of_version)
+    run = _execute("plan", options, run_id, None, forecast_run_id=forecast_run_id,
+                   forecasts_version=as_of_version)[0]
     click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
 
 
@@ -189,17 +177,10 @@ def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
 @common_options
 def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
-    from restock.app import pipeline
-
     ctx = _context(options)
-    run = ctx.run(run_id, as_of_date)
-    inputs = pipeline.read_inputs(run, ("sales", "item_params", "inventory"))
-    pipeline.quality_step(run, inputs, _reference_date(as_of_date))
-    profiled = pipeline.profile_step(run, inputs)
-    if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
-        pipeline.backtest_step(run, inputs, profiled)
-    pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
-    pipeline.plan_step(run, inputs)
+    in_run = ctx.settings.backtest.in_run if backtest is None else backtest
+    run = _execute("run", ctx, run_id, as_of_date, skip=() if in_run else ("backtest",),
+                   models=_models(models))[0]
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
@@ -217,13 +198,29 @@ def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
     each review refits the series' model on the days before it, recomputes the policy and
     orders; restock's three safety-stock methods run next to two baselines.
     """
-    from restock.app import pipeline
     from restock.reporting import summary as report
 
-    run = _context(options).run(run_id, as_of_date)
-    summary = pipeline.simulate_step(run, forecast_run_id)
-    click.echo(report.simulation_text(summary.toPandas(), run.conf))
+    run, state = _execute("simulate", options, run_id, as_of_date,
+                          forecast_run_id=forecast_run_id)
+    click.echo(report.simulation_text(state["simulation_summary"].toPandas(),
+                                      run.settings.simulation))
     click.echo(f"run {run.run_id}: simulation written (as of {run.as_of_date})")
+
+
+@cli.command("settings")
+@click.option("--spark", "from_spark", is_flag=True,
+              help="Start the session and print each conf Spark setting as Spark holds it.")
+@common_options
+def settings_cmd(from_spark, **options) -> None:
+    """Print the effective conf (all layers, checked); with --spark, read back from Spark."""
+    import yaml
+
+    ctx = _context(options)
+    if not from_spark:
+        click.echo(yaml.safe_dump(dict(ctx.conf), sort_keys=False).rstrip())
+        return
+    for key in sorted(ctx.conf.get("spark") or {}):
+        click.echo(f"{key}={ctx.spark.conf.get(key, '<unset>')}")
 
 
 @cli.command("runs")
@@ -259,7 +256,7 @@ def summary_cmd(run_id, **options) -> None:
     from restock.reporting import summary as report
 
     ctx = _context(options)
-    click.echo(report.summary_text(ctx.spark, ctx.conf, run_id))
+    click.echo(report.summary_text(ctx.spark, ctx.settings, run_id))
 
 
 @cli.command("report")
@@ -272,7 +269,7 @@ def report_cmd(run_id, out, **options) -> None:
     from restock.reporting.html import write_report
 
     ctx = _context(options)
-    click.echo(f"report written to {write_report(ctx.spark, ctx.conf, run_id, out).resolve()}")
+    click.echo(f"report written to {write_report(ctx.spark, ctx.settings, run_id, out).resolve()}")
 
 
 @cli.command("ingest")
@@ -303,7 +300,7 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
         ctx.spark, ctx.conf, table, list(paths),
         run_id=tables.check_run_id(run_id) if run_id else runs.new_run_id(),
         as_of_date=as_of_date.date() if as_of_date else dt.datetime.now(dt.timezone.utc).date(),
-        fmt=fmt, mapping=parse_mapping(mapping, table),
+        fmt=fmt, mapping=parse_mapping(mapping, table), settings=ctx.settings.ingest,
     )
     click.echo(result.summary())
 
@@ -313,27 +310,30 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
 @common_options
 def quality_cmd(run_id, as_of_date, **options) -> None:
     """Validate sales and write the data_quality report (warn / fail thresholds in conf)."""
-    from restock.app import pipeline
-
-    run = _context(options).run(run_id, as_of_date)
-    found = pipeline.quality_step(run, pipeline.read_inputs(run, ("sales",)),
-                                  _reference_date(as_of_date))
-    for c in found:
+    run, state = _execute("quality", options, run_id, as_of_date)
+    for c in state["checks"]:
         click.echo(f"{c.severity:<5} {c.check:<20} {c.value:>10.4g}  {c.message}")
     click.echo(f"run {run.run_id}: data_quality written (as of {run.as_of_date})")
 
 
-def _reference_date(as_of: dt.datetime | None) -> dt.date:
-    """The day freshness is measured to: the --as-of-date given, else today (UTC)."""
-    return as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
+def _execute(verb: str, options: dict[str, Any] | Context, run_id: str | None,
+             as_of: dt.datetime | None, skip: tuple[str, ...] = (), **step_options: Any):
+    """Build the context (settings checked before Spark), then run the verb's steps."""
+    ctx = options if isinstance(options, Context) else _context(options)
+    from restock.app import steps
+
+    run = ctx.run(run_id, as_of)
+    as_of_day = as_of.date() if as_of else None
+    state = steps.execute(verb, run, skip, reference_date=steps.reference_date(as_of_day),
+                          **step_options)
+    return run, state
 
 
-def _models(flag: str | None, conf: dict[str, Any]) -> Any:
-    """--models flag, else conf forecast.models; comma lists become lists."""
-    value = flag if flag is not None else conf["forecast"]["models"]
-    if isinstance(value, str) and "," in value:
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return value
+def _models(flag: str | None) -> str | tuple[str, ...] | None:
+    """The --models flag checked like conf forecast.models; None: the conf's."""
+    from restock.forecasting.forecast import models_of
+
+    return None if flag is None else models_of(flag)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,23 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from restock.errors import ConfigError, ForecastFailureError, RunNotFoundError
+from restock.app.settings import Settings, build_settings
+from restock.errors import ConfigError, ForecastFailureError, RestockError, RunNotFoundError
 from restock.forecasting.backtest import (
-    BacktestSettings,
     backtest,
     candidates_of,
     metrics_table,
     residuals_table,
     selection_table,
 )
-from restock.forecasting.calendar import CalendarSettings, collect_events, promo_days
-from restock.forecasting.forecast import ForecastSettings, forecast
-from restock.forecasting.models import check_models
-from restock.forecasting.profile import ProfileSettings, profile
+from restock.forecasting.calendar import collect_events, promo_days
+from restock.forecasting.forecast import forecast
+from restock.forecasting.profile import profile
 from restock.io import runs, tables
 from restock.quality import data_quality as checks
 from restock.quality import rules as quality
-from restock.spark.routing import routing_expr
+from restock.spark.routing import routes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -39,12 +38,28 @@ KEYS = tables.SERIES_KEYS
 
 @dataclass
 class Run:
-    """One run: the session, the effective conf, the run id and the as-of date."""
+    """One run: the session, the effective conf and its settings tree, the run id and the
+    as-of date."""
 
     spark: SparkSession
     conf: Mapping[str, Any]
     run_id: str
     as_of_date: dt.date | None = None
+    settings: Settings = None  # type: ignore[assignment]  # built from conf when not given
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = build_settings(self.conf)
+
+    def fix_as_of(self, date: dt.date) -> dt.date:
+        """Resolve the run's as-of date once (the given one, else the first a step finds);
+        a later step finding another date is an error, not a silent change."""
+        if self.as_of_date is None:
+            self.as_of_date = date
+        elif date != self.as_of_date:
+            raise RestockError(f"run {self.run_id}: as-of date {self.as_of_date} already fixed, "
+                               f"a step found {date} (forecasts of another as-of date?)")
+        return self.as_of_date
 
     def recorded(self, job: str) -> Any:
         """Context manager writing this job's row to `runs` when it ends."""
@@ -56,7 +71,7 @@ class Run:
         Many small groups keep the cores busy to the end: the last group to finish is
         about 1/32 of a core's share of the work.
         """
-        configured = int(self.conf["forecast"].get("buckets") or 0)
+        configured = self.settings.forecast.buckets
         return configured or 32 * self.spark.sparkContext.defaultParallelism
 
 
@@ -87,8 +102,8 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
     Sales become daily totals; run.as_of_date becomes the newest sales date when the
     caller gave none. A missing required table is an error; a missing optional one is None.
     """
-    settings = quality.QualitySettings.from_conf(run.conf)
-    if "sales" in required and CalendarSettings.from_conf(run.conf).features:
+    settings = run.settings.quality
+    if "sales" in required and run.settings.calendar.features:
         optional = (*optional, *CALENDAR_INPUTS)
     present = [n for n in optional if tables.exists(run.spark, run.conf, n)]
     frames = {n: tables.read(run.spark, run.conf, n) for n in (*required, *present)}
@@ -143,7 +158,8 @@ def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
     newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
     if newest is None:
         raise ConfigError("table 'sales' has no accepted rows")
-    run.as_of_date = run.as_of_date or newest
+    if run.as_of_date is None:
+        run.fix_as_of(newest)
     record.as_of_date, record.series_count = run.as_of_date, int(series)
     return daily
 
@@ -152,7 +168,7 @@ def quality_step(run: Run, inputs: Inputs, reference_date: dt.date) -> list[chec
     """Write the run's `data_quality` report; fail the job when a check fails."""
     with run.recorded("quality") as record:
         found = checks.run_checks(
-            inputs.daily, inputs.reports["sales"], run.conf, as_of_date=run.as_of_date,
+            inputs.daily, inputs.reports["sales"], run.settings, as_of_date=run.as_of_date,
             reference_date=reference_date, buckets=run.buckets(),
         )
         tables.write_run(checks.to_frame(run.spark, found), run.conf, "data_quality", run.run_id)
@@ -164,7 +180,7 @@ def quality_step(run: Run, inputs: Inputs, reference_date: dt.date) -> list[chec
 
 def profile_step(run: Run, inputs: Inputs) -> DataFrame:
     """Write `series_profile` for the run; return it as read back from Delta."""
-    settings = ProfileSettings.from_conf(run.conf)
+    settings = run.settings.profile
     with run.recorded("profile") as record:
         rows = profile(inputs.daily, inputs.item_params, run.as_of_date, settings)
         tables.write_run(_stamped(rows, run), run.conf, "series_profile", run.run_id)
@@ -175,9 +191,9 @@ def profile_step(run: Run, inputs: Inputs) -> DataFrame:
 
 def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
     """Backtest candidates, write metrics, selection and residuals for the run."""
-    settings = BacktestSettings.from_conf(run.conf)
+    settings = run.settings.backtest
     with run.recorded("backtest") as record:
-        candidates = candidates_of(profiled, settings, CalendarSettings.from_conf(run.conf))
+        candidates = candidates_of(profiled, settings, run.settings.calendar)
         events, promo = _regressors(inputs, run.as_of_date)
         results = backtest(
             inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
@@ -200,43 +216,25 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
         record.rows_out = _this_run(run, "backtest_metrics").count()
 
 
-def routes_for(run: Run, profiled: DataFrame, models: Any) -> DataFrame:
-    """The model(s) per series: forced names, routing, or `auto` (selection, else routing)."""
-    from pyspark.sql import functions as F
-
-    routing = run.conf["routing"]
-    routed = profiled.withColumn("model", routing_expr(routing, int(routing["min_history_days"])))
-    cal = CalendarSettings.from_conf(run.conf)
-    yearly = cal.yearly_eligible() & F.col("model").isNotNull()
-    routed = routed.withColumn(
-        "model", F.when(yearly, F.lit(cal.yearly_model)).otherwise(F.col("model"))
-    )
-    live = routed.where(F.col("model").isNotNull())
-    if models in ("routed", "auto"):
-        if models == "auto":
-            selection = _run_rows(run, "model_selection", None)
-            if selection is not None:
-                chosen = selection.select(*KEYS, F.col("model").alias("selected"))
-                live = live.join(chosen, KEYS, "left").withColumn(
-                    "model", F.coalesce("selected", "model")
-                )
-        return live.select(*KEYS, "model")
-    names = check_models([models] if isinstance(models, str) else list(models), "forecast.models")
-    forced = run.spark.createDataFrame([(n,) for n in names], "model string")
-    return live.select(*KEYS).crossJoin(F.broadcast(forced))
+def routes_for(run: Run, profiled: DataFrame, models: str | tuple[str, ...]) -> DataFrame:
+    """The model(s) per series (`spark.routing.routes`), with this run's selection for auto."""
+    selection = _run_rows(run, "model_selection", None) if models == "auto" else None
+    return routes(run.spark, profiled, run.settings.routing, models, selection)
 
 
-def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) -> None:
+def forecast_step(
+    run: Run, inputs: Inputs, profiled: DataFrame, models: str | tuple[str, ...] | None = None
+) -> None:
     """Forecast every routed series; fail above the failed-share threshold, naming series."""
     from pyspark.sql import functions as F
 
-    settings = ForecastSettings.from_conf(run.conf)
+    settings = run.settings.forecast
     with run.recorded("forecast") as record:
-        routes = routes_for(run, profiled, models)
+        routed = routes_for(run, profiled, settings.models if models is None else models)
         horizon_end = run.as_of_date + dt.timedelta(days=settings.horizon_days)
         events, promo = _regressors(inputs, horizon_end)
         out = forecast(
-            inputs.daily, routes, as_of_date=run.as_of_date, settings=settings,
+            inputs.daily, routed, as_of_date=run.as_of_date, settings=settings,
             buckets=run.buckets(), events=events, promo_days=promo,
         ).persist()
         try:
@@ -279,7 +277,6 @@ def plan_step(
     from pyspark.sql import functions as F
 
     from restock.planning.plan import build_plan
-    from restock.planning.policy import PolicySettings
 
     table = tables.read(run.spark, run.conf, "forecasts", version=forecasts_version)
     if forecast_run_id:
@@ -288,8 +285,8 @@ def plan_step(
         )
     else:
         forecasts, source = _first_run(run, table, "forecasts", [run.run_id])
-    run.as_of_date = forecasts.select("as_of_date").first()[0]
-    settings = PolicySettings.from_conf(run.conf["policy"], levels=run.conf["forecast"]["levels"])
+    run.fix_as_of(forecasts.select("as_of_date").first()[0])
+    settings = run.settings.policy
     if inputs is None or inputs.item_params is None or inputs.inventory is None:
         inputs = read_inputs(run, ("item_params", "inventory"))
     with run.recorded("plan") as record:
@@ -316,12 +313,13 @@ def simulate_step(
     """
     from pyspark.sql import functions as F
 
-    from restock.planning.simulate import SimulationSettings, series_inputs, simulate, summary_table
+    from restock.planning.simulate import series_inputs, simulate, summary_table
 
-    settings = SimulationSettings.from_conf(run.conf)
+    settings = run.settings.simulation
     table = tables.read(run.spark, run.conf, "forecasts")
     forecasts, source = _first_run(run, table, "forecasts", [forecast_run_id, run.run_id])
-    run.as_of_date = run.as_of_date or forecasts.select("as_of_date").first()[0]
+    if run.as_of_date is None:
+        run.fix_as_of(forecasts.select("as_of_date").first()[0])
     if inputs is None or inputs.daily is None or inputs.item_params is None:
         inputs = read_inputs(run, ("sales", "item_params"))
     with run.recorded("simulate") as record:

@@ -15,8 +15,7 @@ from restock.errors import ConfigError
 from restock.forecasting import metrics
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.exog import Events, Exog, split_promo
-from restock.forecasting.forecast import uplift_of
-from restock.forecasting.guard import Guarded
+from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import DEMAND_CLASSES, check_models, cost_rank
 from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.io.config import section
@@ -48,10 +47,15 @@ class BacktestSettings:
     min_train_days: int
     uplift: tuple[str, int, int] = ("none", 0, 0)
     calendar_benchmark: str | None = None  # backtested where `candidates_of` adds it, unranked
+    in_run: bool = True  # `restock run` backtests and selects before forecasting
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> BacktestSettings:
-        """Read and check conf `backtest` (and the shared keys of `forecast`)."""
+    def from_conf(
+        cls, conf: Mapping[str, Any], calendar: CalendarSettings | None = None
+    ) -> BacktestSettings:
+        """Read and check conf `backtest` (and the shared keys of `forecast`); calendar is
+        its section, built once by the settings tree (read from conf when not given)."""
+        calendar = calendar or CalendarSettings.from_conf(conf)
         bt, fc = section(conf, "backtest"), section(conf, "forecast")
         metric = str(bt["metric"]).lower()
         if metric not in SELECTION_METRICS:
@@ -76,8 +80,9 @@ class BacktestSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             min_train_days=int(bt.get("min_train_days", 28)),
-            uplift=uplift_of(conf),
-            calendar_benchmark=CalendarSettings.from_conf(conf).benchmark,
+            uplift=calendar.uplift_rule,
+            calendar_benchmark=calendar.benchmark,
+            in_run=bool(bt["in_run"]),
         )
 
     @property
@@ -167,14 +172,14 @@ def _cross_validate(
     code = np.repeat(codes, w)
     scale = _naive_scales(panel, code, cutoff, s.season_length)
     out = pd.DataFrame(metrics.window_metrics(y, yhat, scale, intervals))
-    errors = pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
+    errors = outcomes_frame(guard, len(out), f"backtest of {model}")
     failed = np.isnan(yhat).any(axis=1)
     out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
     out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
     out["model"], out["scope"] = model, "window"
     out["cutoff"] = np.datetime64(EPOCH, "D") + cutoff.astype("timedelta64[D]")
     out["status"] = np.where(failed, "failed", "ok")
-    out["error"] = errors["error"].to_numpy() if len(errors) == len(out) else None
+    out["error"] = errors["error"].to_numpy()
     out["cum_error"] = list(np.cumsum(y - yhat, axis=1))
     return out
 

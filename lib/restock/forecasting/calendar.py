@@ -40,6 +40,11 @@ class CalendarSettings:
     min_yearly_history_days: int
     benchmark: str | None = None
 
+    @property
+    def uplift_rule(self) -> tuple[str, int, int]:
+        """(mode, min_event_days, baseline_days) for `Guarded`."""
+        return self.uplift, self.min_event_days, self.baseline_days
+
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> CalendarSettings:
         """Read and check conf `calendar`."""

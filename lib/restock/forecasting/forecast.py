@@ -13,7 +13,7 @@ import pandas as pd
 
 from restock.errors import ConfigError
 from restock.forecasting.exog import Events, Exog, split_promo
-from restock.forecasting.guard import Guarded
+from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import check_models
 from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.io.config import section
@@ -23,6 +23,8 @@ from restock.spark.buckets import per_bucket
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from restock.forecasting.calendar import CalendarSettings
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,29 @@ class ForecastSettings:
     max_failed_share: float
     uplift: tuple[str, int, int] = ("none", 0, 0)
     outliers: OutlierRule = OutlierRule(0.0, 0)
+    models: str | tuple[str, ...] = "auto"
+    buckets: int = 0  # series groups per UDF step; 0 = 32 per core of the session
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> ForecastSettings:
-        """Read and check conf `forecast`."""
+    def from_conf(
+        cls,
+        conf: Mapping[str, Any],
+        calendar: CalendarSettings | None = None,
+        outliers: OutlierRule | None = None,
+    ) -> ForecastSettings:
+        """Read and check conf `forecast`; calendar and outliers are their sections, built
+        once by the settings tree (read from conf when not given)."""
+        from restock.forecasting.calendar import CalendarSettings
+
         fc = section(conf, "forecast")
+        calendar = calendar or CalendarSettings.from_conf(conf)
         levels = tuple(sorted(int(v) for v in fc["levels"]))
         if not levels or any(not 0 < v < 100 for v in levels):
             raise ConfigError(f"forecast.levels must be percentages in (0, 100), got {levels}")
         if int(fc["horizon_days"]) < 1:
             raise ConfigError("forecast.horizon_days must be at least 1")
+        if int(fc.get("buckets") or 0) < 0:
+            raise ConfigError("forecast.buckets must be 0 (automatic) or more")
         return cls(
             horizon_days=int(fc["horizon_days"]),
             levels=levels,
@@ -58,8 +73,10 @@ class ForecastSettings:
             interval_windows=int(fc["interval_windows"]),
             interval_step_days=int(fc["interval_step_days"]),
             max_failed_share=float(fc["max_failed_share"]),
-            uplift=uplift_of(conf),
-            outliers=OutlierRule.from_conf(conf),
+            uplift=calendar.uplift_rule,
+            outliers=outliers or OutlierRule.from_conf(conf),
+            models=models_of(fc["models"]),
+            buckets=int(fc.get("buckets") or 0),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -70,12 +87,12 @@ class ForecastSettings:
         )
 
 
-def uplift_of(conf: Mapping[str, Any]) -> tuple[str, int, int]:
-    """(mode, min_event_days, baseline_days) of conf `calendar` for `Guarded`."""
-    from restock.forecasting.calendar import CalendarSettings
-
-    cal = CalendarSettings.from_conf(conf)
-    return cal.uplift, cal.min_event_days, cal.baseline_days
+def models_of(value: Any) -> str | tuple[str, ...]:
+    """`forecast.models` / --models: auto, routed, or model names (a list or comma-separated)."""
+    if isinstance(value, str) and value in ("auto", "routed"):
+        return value
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    return tuple(check_models([n for n in names if n], "forecast.models"))
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -144,9 +161,7 @@ def _forecast_group(
         raw = sf.forecast(df=panel.long(codes), h=h, level=levels)
     else:
         raw = sf.forecast(df=exog.history(codes), h=h, level=levels, X_df=exog.future(codes, h))
-    outcomes = pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
-    if len(outcomes) != len(codes):
-        raise RuntimeError(f"{model}: {len(outcomes)} outcomes for {len(codes)} series")
+    outcomes = outcomes_frame(guard, len(codes), model)
     per_row = partial(np.repeat, repeats=h)
     out = pd.DataFrame(
         {

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
 from restock.forecasting.exog import multiplier, uplift_factors
 from restock.forecasting.models import MODELS, ModelSpec
@@ -154,6 +155,19 @@ class Guarded:
             # rounded: a bound meant to be exactly 0 must not come out as 1e-17
             result[f"lo-{lv}"], result[f"hi-{lv}"] = (np.round(b, 9) for b in bounds)
         return "empirical" if actual.size else "none"
+
+
+def outcomes_frame(guard: Guarded, expected: int, what: str) -> pd.DataFrame:
+    """The guard's log as a frame (fitted, status, method, error), one row per series call.
+
+    statsforecast calls the guard once per series in the order it was given them; a count
+    that differs means the log cannot be matched back to the series, so it fails loudly
+    rather than giving a series another's status.
+    """
+    if len(guard.outcomes) != expected:
+        raise RuntimeError(f"{what}: {len(guard.outcomes)} guard outcomes for {expected} series "
+                           "calls; statuses cannot be matched to series")
+    return pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
 
 
 def rolling_windows(

@@ -36,7 +36,7 @@ def load_conf(
     Returns:
         The merged configuration.
     """
-    folder = Path(conf_dir) if conf_dir else project_root() / "conf"
+    folder = conf_dir_of(conf_dir)
     conf = _read_yaml(folder / "base.yaml")
     env_file = folder / f"{env}.yaml"
     if not env_file.is_file():
@@ -53,6 +53,16 @@ def load_conf(
     return conf
 
 
+def conf_dir_of(conf_dir: str | Path | None) -> Path:
+    """The folder of the YAML layers: the one given, else the project's conf/."""
+    return Path(conf_dir) if conf_dir else project_root() / "conf"
+
+
+def read_schema(folder: Path) -> dict[str, Any]:
+    """base.yaml as read: the schema of every conf (`restock.io.conf_schema`)."""
+    return _read_yaml(folder / "base.yaml")
+
+
 def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     """Return base with top laid over it, merging nested mappings key by key."""
     merged = copy.deepcopy(base)
@@ -65,10 +75,19 @@ def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def set_key(conf: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `section.key` in conf; under `spark` the rest of the key is one Spark setting."""
+    """Set `section.key` in conf; under `spark` the rest of the key is one Spark setting.
+
+    Spark's own keys start with `spark.` too: `spark.sql.shuffle.partitions=8` sets the Spark
+    setting `spark.sql.shuffle.partitions` (the prefix is kept, not taken as the section's).
+    A key conf already holds in another case (`spark.sql.session.timeZone`) keeps its spelling.
+    """
     head, _, rest = dotted.partition(".")
     if head == "spark" and rest:
-        conf.setdefault("spark", {})[rest] = str(value)
+        spark = conf.setdefault("spark", {})
+        key = dotted if rest.split(".")[0] != "spark" else rest
+        # RESTOCK_SPARK__… names are upper case: keep the spelling of a key conf already has
+        key = next((k for k in spark if k.lower() == key.lower()), key)
+        spark[key] = _spark_value(value)
         return
     node = conf
     parts = dotted.split(".")
@@ -80,6 +99,11 @@ def set_key(conf: dict[str, Any], dotted: str, value: Any) -> None:
             raise ConfigError(f"cannot set '{dotted}': '{part}' is not a section")
         node = child
     node[parts[-1]] = value
+
+
+def _spark_value(value: Any) -> str:
+    """A Spark setting as Spark reads it: YAML true/false become true/false, not True."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def section(conf: Mapping[str, Any], name: str) -> dict[str, Any]:

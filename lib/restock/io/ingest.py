@@ -338,6 +338,7 @@ def load_files(
     as_of_date: dt.date,
     fmt: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    settings: IngestSettings | None = None,
 ) -> IngestResult:
     """Read files, validate, write rejected rows to `quarantine`, upsert the rest; record
     the run (job `ingest_<table>`) in `runs`.
@@ -351,7 +352,7 @@ def load_files(
 
     if table not in tables.INPUTS:
         raise ConfigError(f"'{table}' is not an input table ({', '.join(tables.INPUTS)})")
-    settings = IngestSettings.from_conf(conf)
+    settings = settings or IngestSettings.from_conf(conf)  # the CLI passes the settings tree's
     rule = settings.conflict_rule(table)
     tables.check_run_id(run_id)
     raw = read_files(spark, table, paths, fmt, mapping)

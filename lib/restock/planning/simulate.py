@@ -94,18 +94,26 @@ class SimulationSettings:
     forecast: ForecastSettings
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> SimulationSettings:
-        """Read and check conf `simulation` (plus `policy` and `forecast`)."""
+    def from_conf(
+        cls,
+        conf: Mapping[str, Any],
+        policy: PolicySettings | None = None,
+        profile: ProfileSettings | None = None,
+        forecast: ForecastSettings | None = None,
+    ) -> SimulationSettings:
+        """Read and check conf `simulation`; policy, profile and forecast are their sections,
+        built once by the settings tree (read from conf when not given)."""
         s = section(conf, "simulation")
-        policy = PolicySettings.from_conf(conf["policy"], levels=conf["forecast"]["levels"])
+        forecast = forecast or ForecastSettings.from_conf(conf)
+        policy = policy or PolicySettings.from_conf(conf["policy"], levels=forecast.levels)
+        profile = profile or ProfileSettings.from_conf(conf)
         settings = cls(
             holdout_days=int(s["holdout_days"]), unmet_demand=str(s["unmet_demand"]),
             moving_average_days=int(s["moving_average_days"]), refit_days=int(s["refit_days"]),
             error_windows=int(s["error_windows"]), error_step_days=int(s["error_step_days"]),
             min_train_days=int(s["min_train_days"]), seed=int(s["seed"]),
             sample_share=float(s.get("sample_share", 1.0)),
-            sigma_window_days=ProfileSettings.from_conf(conf).demand_std_days, policy=policy,
-            forecast=ForecastSettings.from_conf(conf),
+            sigma_window_days=profile.demand_std_days, policy=policy, forecast=forecast,
         )
         if not 0 < settings.sample_share <= 1:
             raise ConfigError("simulation.sample_share: expected a share in (0, 1]")

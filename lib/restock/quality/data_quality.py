@@ -36,6 +36,7 @@ from restock.quality.outliers import OutlierRule
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from restock.app.settings import Settings
     from restock.quality.rules import QualityReport
 
 CHECKS = ("missing_day_rate", "duplicate_rate", "negative_share", "freshness_days",
@@ -56,19 +57,32 @@ class Check:
     as_of_date: dt.date
 
 
-def thresholds(conf: Mapping[str, Any]) -> dict[str, tuple[float | None, float | None]]:
-    """Conf `quality.checks`: (warn, fail) per check; a check not listed never warns."""
-    given = section(conf, "quality").get("checks") or {}
-    unknown = set(given) - set(CHECKS)
-    if unknown:
-        raise ConfigError(f"quality.checks: unknown check(s) {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(CHECKS)})")
-    out = {}
-    for name in CHECKS:
-        limits = given.get(name) or {}
-        warn, fail = limits.get("warn"), limits.get("fail")
-        out[name] = (None if warn is None else float(warn), None if fail is None else float(fail))
-    return out
+@dataclass(frozen=True)
+class CheckLimits:
+    """Conf `quality.checks`: (warn, fail) per check (None = never); a check not listed
+    never warns."""
+
+    limits: tuple[tuple[str, float | None, float | None], ...]
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> CheckLimits:
+        """Read and check conf `quality.checks`."""
+        given = section(conf, "quality").get("checks") or {}
+        unknown = set(given) - set(CHECKS)
+        if unknown:
+            raise ConfigError(f"quality.checks: unknown check(s) {', '.join(sorted(unknown))} "
+                              f"(known: {', '.join(CHECKS)})")
+        out = []
+        for name in CHECKS:
+            limits = given.get(name) or {}
+            warn, fail = limits.get("warn"), limits.get("fail")
+            out.append((name, None if warn is None else float(warn),
+                        None if fail is None else float(fail)))
+        return cls(tuple(out))
+
+    def of(self, name: str) -> tuple[float | None, float | None]:
+        """(warn, fail) of one check."""
+        return next((w, f) for n, w, f in self.limits if n == name)
 
 
 def judge(name: str, value: float, limits: tuple[float | None, float | None], what: str,
@@ -85,7 +99,7 @@ def judge(name: str, value: float, limits: tuple[float | None, float | None], wh
 def run_checks(
     daily: DataFrame,
     report: QualityReport,
-    conf: Mapping[str, Any],
+    settings: Settings,
     *,
     as_of_date: dt.date,
     reference_date: dt.date,
@@ -96,15 +110,15 @@ def run_checks(
     Args:
         daily: accepted daily sales (sku_id, location_id, date, quantity[, promo]).
         report: the sales validation's counts.
-        conf: the run's conf (`quality.checks`, `routing.min_history_days`, `outliers`).
+        settings: the run's settings (`checks`, `routing.min_history_days`, `outliers`).
         as_of_date: the run's last day of history.
         reference_date: freshness is measured up to this day.
         buckets: series groups for the outlier count (one pandas call each).
     """
     from pyspark.sql import functions as F
 
-    limits = thresholds(conf)
-    min_days = int(conf["routing"]["min_history_days"])
+    limits = settings.checks
+    min_days = settings.routing.min_history_days
     history = daily.where(F.col("date") <= F.lit(as_of_date))
     first, newest, days_seen = history.agg(
         F.min("date"), F.max("date"), F.countDistinct("date")
@@ -133,12 +147,12 @@ def run_checks(
         ("short_history_share", (short or 0) / series, f"{short or 0} of {series} series have "
          f"under {min_days} days of history"),
     ]
-    rule = OutlierRule.from_conf(conf)
+    rule = settings.outliers
     if rule.enabled:
         capped, nonzero = outlier_counts(history, rule, as_of_date, buckets)
         found.append(("outlier_share", capped / max(nonzero, 1), f"{capped} of {nonzero} "
                       f"non-zero days above median + {rule.mad_k:g}·MAD of their series"))
-    return [judge(name, float(value), limits[name], what, as_of_date)
+    return [judge(name, float(value), limits.of(name), what, as_of_date)
             for name, value, what in found]
 
 

@@ -24,6 +24,8 @@ from restock.reporting.queries import KEYS, ReportRun, ReportSettings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from restock.app.settings import Settings
+
 SECTIONS = (
     ("summary", "Run summary"),
     ("forecasts", "Forecasts"),
@@ -45,30 +47,28 @@ img { max-width: 100%; display: block; margin: 0.6em 0; } .wide { overflow-x: au
 
 
 def write_report(
-    spark: SparkSession, conf: Mapping[str, Any], run_id: str | None, out: str | Path
+    spark: SparkSession, tree: Settings, run_id: str | None, out: str | Path
 ) -> Path:
     """Build the report of a run (default: the latest plan run) and write it to `out`.
 
     Returns the written path.
     """
-    settings = ReportSettings.from_conf(conf)
-    run = report_data.resolve_run(spark, conf, run_id)
-    page = render(spark, conf, run, settings)
+    run = report_data.resolve_run(spark, tree.conf, run_id)
+    page = render(spark, tree, run)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def render(
-    spark: SparkSession, conf: Mapping[str, Any], run: ReportRun, settings: ReportSettings
-) -> str:
+def render(spark: SparkSession, tree: Settings, run: ReportRun) -> str:
     """The whole page as a string."""
+    conf, settings = tree.conf, tree.report
     parts = _Parts(spark, conf, run)
     bodies = {
         "summary": _summary(run, parts, settings),
-        "forecasts": _forecasts(spark, conf, run, parts, settings),
-        "accuracy": _accuracy(conf, run, parts),
+        "forecasts": _forecasts(spark, tree, run, parts),
+        "accuracy": _accuracy(tree.backtest.metric, run, parts),
         "plan": _plan(parts, settings, run),
         "simulation": _simulation(spark, conf, run),
     }
@@ -146,24 +146,19 @@ def _summary(run: ReportRun, parts: _Parts, settings: ReportSettings) -> str:
     return "\n".join(out)
 
 
-def _forecasts(
-    spark: SparkSession,
-    conf: Mapping[str, Any],
-    run: ReportRun,
-    parts: _Parts,
-    settings: ReportSettings,
-) -> str:
+def _forecasts(spark: SparkSession, tree: Settings, run: ReportRun, parts: _Parts) -> str:
     """One chart per sampled series: the last months of sales, forecast and intervals."""
     if parts.forecasts is None or parts.profile is None or run.as_of_date is None:
         return _missing(f"no forecasts for run {run.forecast_run_id}")
-    metric = str(conf["backtest"]["metric"]).lower()
+    settings, metric = tree.report, tree.backtest.metric
     sample = report_data.sample_series(
         parts.profile, parts.forecasts, parts.series_metrics, metric, settings
     )
     if sample.empty:
         return _missing("no series to plot (no class-A series and no backtest)")
     history, future = report_data.sample_rows(
-        spark, conf, sample, parts.forecasts, run.as_of_date, settings.history_days
+        spark, tree.conf, sample, parts.forecasts, run.as_of_date, settings.history_days,
+        tree.quality,
     )
     plan_models = _plan_models(parts.plans, sample)
     levels = sorted(int(c[3:]) for c in future.columns if c.startswith("lo_"))
@@ -198,11 +193,10 @@ def _plan_models(plans: DataFrame | None, sample: pd.DataFrame) -> dict[tuple[st
     return {(r["sku_id"], r["location_id"]): r["model"] for r in rows}
 
 
-def _accuracy(conf: Mapping[str, Any], run: ReportRun, parts: _Parts) -> str:
+def _accuracy(metric: str, run: ReportRun, parts: _Parts) -> str:
     """Metric distribution by class, model share, and skill against seasonal naive."""
     if parts.metrics is None:
         return _missing(f"backtest not run for run {run.forecast_run_id}: no accuracy figures")
-    metric = str(conf["backtest"]["metric"]).lower()
     out = []
     stats = report_data.metric_quantiles(parts.series_metrics, metric)
     if not stats.empty:
@@ -248,7 +242,7 @@ def _plan(parts: _Parts, settings: ReportSettings, run: ReportRun) -> str:
     if parts.plans is None:
         return _missing(f"no plan for run {run.run_id}")
     n = settings.list_rows
-    by_abc = report_data.orders_by_abc(parts.plans)
+    by_abc = report_data.order_totals(parts.plans, "abc_class")
     title = "recommended order value by ABC class"
     chart = charts.grouped_bars(by_abc.set_index("abc_class")[["order_value"]]
                                 .rename(columns={"order_value": "order value"}),

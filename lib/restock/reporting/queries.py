@@ -182,6 +182,7 @@ def sample_rows(
     forecasts: DataFrame,
     as_of_date: dt.date,
     history_days: int,
+    quality: QualitySettings,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """History and forecast rows of the sampled series only.
 
@@ -194,7 +195,7 @@ def sample_rows(
     start = as_of_date - dt.timedelta(days=history_days - 1)
     sales = tables.read(spark, conf, "sales").join(wanted, KEYS, "left_semi")
     sales = sales.where(F.col("date").between(F.lit(start), F.lit(as_of_date)))
-    accepted = tag_sales(sales, QualitySettings.from_conf(conf)).where(F.col("reason").isNull())
+    accepted = tag_sales(sales, quality).where(F.col("reason").isNull())
     daily = accepted.groupBy(*KEYS, "date").agg(F.sum("quantity").alias("quantity")).toPandas()
     calendar = pd.date_range(start, as_of_date, freq="D")
     frames = []
@@ -254,12 +255,13 @@ def accuracy_table(metrics: DataFrame, scope: str) -> pd.DataFrame:
     return rows.sort_values([*key, "mase"], na_position="last").reset_index(drop=True)
 
 
-def orders_by_abc(plans: DataFrame) -> pd.DataFrame:
-    """Per ABC class: series, orders, units, order value, stockout risks, overstocks, excess."""
+def order_totals(plans: DataFrame, by: str) -> pd.DataFrame:
+    """Per value of `by` (abc_class, status): series, orders, units, order value, stockout
+    risks, overstocks, excess units; the HTML report and the terminal summary share it."""
     from pyspark.sql import functions as F
 
-    abc = F.coalesce(F.col("abc_class"), F.lit("unclassified")).alias("abc_class")
-    frame = plans.groupBy(abc).agg(
+    group = F.coalesce(F.col(by), F.lit("unclassified")).alias(by)
+    frame = plans.groupBy(group).agg(
         F.count(F.lit(1)).alias("series"),
         F.sum((F.col("order_qty") > 0).cast("int")).alias("orders"),
         F.sum("order_qty").alias("order_units"),
@@ -267,7 +269,7 @@ def orders_by_abc(plans: DataFrame) -> pd.DataFrame:
         F.sum(F.col("stockout_risk").cast("int")).alias("stockout_risk"),
         F.sum(F.col("overstock").cast("int")).alias("overstock"),
         F.sum("excess_qty").alias("excess_units"),
-    ).orderBy("abc_class").toPandas()
+    ).orderBy(by).toPandas()
     return frame.fillna(0)
 
 
@@ -279,7 +281,8 @@ def top_orders(plans: DataFrame, limit: int) -> pd.DataFrame:
         F.col("order_value").desc(), *KEYS
     ).limit(limit).select(
         *KEYS, "abc_class", "model", "order_qty", "order_value", "inventory_position",
-        "reorder_point", "order_up_to", "safety_stock", "days_of_cover",
+        "reorder_point", "order_up_to", "safety_stock", "sigma_method", "days_of_cover",
+        "stockout_risk",
     ).toPandas()
 
 

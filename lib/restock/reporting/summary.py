@@ -12,9 +12,14 @@ import pandas as pd
 
 from restock.errors import ConfigError, RunNotFoundError
 from restock.io import tables
+from restock.reporting.queries import order_totals, top_orders
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from restock.app.settings import Settings
+    from restock.forecasting.calendar import CalendarSettings
+    from restock.planning.simulate import SimulationSettings
 
 _WIDTH = 160
 _INPUTS = tuple(tables.INPUTS)
@@ -83,8 +88,9 @@ def show_text(
     return f"{name} ({where}): {total} rows, first {len(shown)}:\n{_frame(shown)}"
 
 
-def summary_text(spark: SparkSession, conf: Mapping[str, Any], run_id: str | None) -> str:
+def summary_text(spark: SparkSession, tree: Settings, run_id: str | None) -> str:
     """The demo's summary of one run (default: the latest succeeded plan run)."""
+    conf = tree.conf
     if run_id is None:
         plans = tables.read(spark, conf, "plans")
         run_id = tables.latest_run(spark, conf, plans, "plan")
@@ -93,7 +99,7 @@ def summary_text(spark: SparkSession, conf: Mapping[str, Any], run_id: str | Non
         f"run {run_id}",
         _jobs(spark, conf, run_id),
         _counts(spark, conf, run_id),
-        _accuracy(spark, conf, run_id),
+        _accuracy(spark, conf, run_id, tree.calendar),
         _plan_overview(spark, conf, run_id),
         _top_orders(spark, conf, run_id),
     ]
@@ -132,7 +138,9 @@ def _counts(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
     )
 
 
-def _accuracy(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+def _accuracy(
+    spark: SparkSession, conf: Mapping[str, Any], run_id: str, calendar: CalendarSettings
+) -> str:
     """Backtest accuracy: overall per model and for the per-series selection."""
     from pyspark.sql import functions as F
 
@@ -156,19 +164,18 @@ def _accuracy(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
     return (
         "backtest accuracy (mean series MASE, pooled WAPE and bias; 'selected' = each "
         "series' chosen model, scored on the windows it was chosen on):\n" + _frame(frame)
-        + skill + _calendar_gain(spark, conf, run_id)
+        + skill + _calendar_gain(spark, conf, run_id, calendar)
     )
 
 
-def _calendar_gain(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+def _calendar_gain(
+    spark: SparkSession, conf: Mapping[str, Any], run_id: str, cal: CalendarSettings
+) -> str:
     """The calendar-aware gain on the backtest windows: on the series backtested with the
     weekly-only reference (`calendar.benchmark`), mean MASE of the selected models against
     it; and how many of the series with a material yearly cycle chose the yearly model."""
     from pyspark.sql import functions as F
 
-    from restock.forecasting.calendar import CalendarSettings
-
-    cal = CalendarSettings.from_conf(conf)
     if not cal.benchmark:
         return ""
     rows = tables.read(spark, conf, "backtest_metrics").where(
@@ -201,15 +208,8 @@ def _plan_overview(spark: SparkSession, conf: Mapping[str, Any], run_id: str) ->
     if not tables.exists(spark, conf, "plans"):
         return ""
     plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
-    frame = plan.groupBy("status").agg(
-        F.count(F.lit(1)).alias("series"),
-        F.sum((F.col("order_qty") > 0).cast("int")).alias("orders"),
-        F.round(F.sum("order_value"), 2).alias("order_value"),
-        F.sum(F.col("stockout_risk").cast("int")).alias("stockout_risk"),
-        F.sum(F.col("overstock").cast("int")).alias("overstock"),
-        F.round(F.sum("excess_qty"), 1).alias("excess_qty"),
-    ).orderBy(F.col("series").desc()).toPandas()
-    return "plan by status:\n" + _frame(frame)
+    frame = order_totals(plan, "status").sort_values("series", ascending=False)
+    return "plan by status:\n" + _frame(frame.round(2))
 
 
 def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
@@ -219,21 +219,16 @@ def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> st
     if not tables.exists(spark, conf, "plans"):
         return ""
     plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
-    top = plan.where(F.col("order_qty") > 0).orderBy(F.col("order_value").desc()).limit(10)
-    frame = top.select(
-        "sku_id", "location_id", "model", "abc_class", "order_qty", "order_value",
-        "inventory_position", "reorder_point", "order_up_to", "safety_stock", "sigma_method",
-        "days_of_cover", "stockout_risk",
-    ).toPandas()
+    frame = top_orders(plan, 10)
     return "ten largest recommended orders (by value):\n" + _frame(frame.round(2))
 
 
-def simulation_text(summary: pd.DataFrame, conf: Mapping[str, Any]) -> str:
+def simulation_text(summary: pd.DataFrame, settings: SimulationSettings) -> str:
     """The simulation summary: achieved service against the target per ABC class and
     overall, turnover and cost, restock's three safety-stock methods next to the baselines."""
     if summary.empty:
         return "simulation: no series simulated"
-    days = conf["simulation"]["holdout_days"]
+    days = settings.holdout_days
     frame = summary.assign(
         order=summary["group_type"].map({"abc_class": 0, "overall": 1}),
         csl_gap=(summary["cycle_service_level"] - summary["target_service_level"]) * 100,
@@ -250,9 +245,9 @@ def simulation_text(summary: pd.DataFrame, conf: Mapping[str, Any]) -> str:
         "relevant_cost": frame["relevant_cost"].round(0),
         "total_cost": frame["total_cost"].round(0),
     })
-    unmet = conf["simulation"]["unmet_demand"]
+    unmet = settings.unmet_demand
     head = (f"simulation: policy replayed on the last {days} days "
-            f"({conf['policy']['type']} review, unmet demand {unmet}); "
+            f"({settings.policy.policy_type} review, unmet demand {unmet}); "
             "csl = cycles without a stockout / cycles; relevant cost = holding + ordering + "
             "shortage; total adds the purchase cost of the units sold")
     return "\n".join([head, _frame(shown)])
