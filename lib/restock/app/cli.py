@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,10 +41,11 @@ class Context:
 
     def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
         from restock.io.config import load_conf
+        from restock.paths import resolve
 
         self.conf = load_conf(env, conf_dir, overrides)
-        if warehouse:
-            self.conf["warehouse"] = warehouse
+        if warehouse:  # a relative --warehouse is the user's: under the current directory
+            self.conf["warehouse"] = resolve(warehouse, Path.cwd())
         if master:
             self.conf["master"] = master
         self._spark = None
@@ -177,7 +179,7 @@ def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
     from restock.app import pipeline
 
     run = _context(options).run(run_id, None)
-    pipeline.plan_step(run, None, forecast_run_id, as_of_version)
+    click.echo(pipeline.plan_step(run, None, forecast_run_id, as_of_version))
     click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
 
 
@@ -199,7 +201,7 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
         pipeline.backtest_step(run, inputs, profiled)
     pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
-    pipeline.plan_step(run, inputs)
+    click.echo(pipeline.plan_step(run, inputs))
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
