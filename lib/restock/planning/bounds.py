@@ -34,6 +34,9 @@ REQUIRED = ("lead_time_demand", "protection_demand", "mean_daily_demand", "safet
             "reorder_point", "order_up_to", "inventory_position", "order_qty_raw", "order_qty",
             "order_value")
 QUANTITIES = ("protection_demand", "safety_stock", "order_up_to", "order_qty")
+# item_params days beyond ten years are a unit mix-up (hours, a date), never a lead time
+MAX_PLAN_DAYS = 3660
+DAY_INPUTS = ("lead_time_days", "review_period_days")
 _DOUBLES = tuple(name for name, kind in PLAN_FIELDS if kind == "double")
 _NO_ORDER = ("order_qty_raw", "order_qty", "order_value")
 _COSTS = ("expected_fill_rate", "holding_cost_annual", "ordering_cost_annual",
@@ -77,6 +80,7 @@ def checked_plan(pdf: pd.DataFrame, policy: PolicySettings, plan: PlanSettings) 
         CHECKED_PLAN_SCHEMA rows: no row with status `ok` (or an order) holds an infinite
         or NaN planned figure or a quantity above `plan.max_quantity`.
     """
+    pdf, bad_days = _days_in_range(pdf)
     with np.errstate(over="ignore", invalid="ignore"):  # judged below, never warned
         out = plan_batch(pdf, policy)
     status = out["status"].to_numpy(dtype=object)
@@ -88,6 +92,7 @@ def checked_plan(pdf: pd.DataFrame, policy: PolicySettings, plan: PlanSettings) 
         else "no inventory row: no order (plan.missing_inventory: skip)"
     )
     bad = _implausible(out, np.isin(status, plan.ordering()), plan.max_quantity)
+    bad = [days or figures for days, figures in zip(bad_days, bad, strict=True)]
     found = np.array([b is not None for b in bad])
     status = np.where(found, "implausible", status)
     reason = np.where(found, bad, reason)
@@ -104,6 +109,21 @@ def checked_batches(
     """`mapInPandas` adapter of `checked_plan`."""
     for pdf in batches:
         yield checked_plan(pdf, policy, plan)
+
+
+def _days_in_range(pdf: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
+    """Lead times and review periods above MAX_PLAN_DAYS blanked (the kernel counts days
+    in integers), with the reason per row."""
+    reasons: list[str | None] = [None] * len(pdf)
+    pdf = pdf.copy()
+    for name in DAY_INPUTS:
+        days = pd.to_numeric(pdf[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        over = np.abs(days) > MAX_PLAN_DAYS
+        for i in np.flatnonzero(over):
+            reasons[i] = reasons[i] or f"implausible: {name} above {MAX_PLAN_DAYS} days"
+        if over.any():
+            pdf[name] = pdf[name].astype(object).where(~over, None)
+    return pdf, reasons
 
 
 def _implausible(out: pd.DataFrame, ordering: np.ndarray, bound: float) -> list[str | None]:
