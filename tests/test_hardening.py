@@ -219,6 +219,47 @@ def test_a_section_set_to_a_scalar_says_so_in_one_line(spark, tmp_path, capsys):
     assert "quality" in err[0] and "5" in err[0] and "is missing" not in err[0]
 
 
+# ---- 3. concurrent writers ----------------------------------------------------------------
+
+
+class ConcurrentAppendException(Exception):
+    """Named like delta-spark's, as the retry matches conflicts by name."""
+
+
+def test_a_write_that_keeps_losing_retries_then_fails_with_one_line():
+    from restock.errors import ConcurrentWriteError
+    from restock.io.writes import with_retries
+
+    conf = {"writes": {"conflict_retries": 2, "backoff_seconds": 0}}
+    calls = []
+
+    def losing() -> None:
+        calls.append(1)
+        raise ConcurrentAppendException(
+            'Files were added to the root of the table by a concurrent update.\n'
+            'Conflicting commit: {"timestamp":1,"operation":"MERGE","readVersion":3}')
+
+    with pytest.raises(ConcurrentWriteError) as caught:
+        with_retries(losing, conf, "sales", "ingest run r1 (MERGE)")
+    assert len(calls) == 3  # the first try and two retries
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("table 'sales': ingest run r1 (MERGE) lost to a concurrent MERGE "
+                              "(ConcurrentAppendException) 3 times")
+    assert "Run the command again" in message
+    outcomes = iter([ConcurrentAppendException("x"), None])
+
+    def wins_second() -> str:
+        error = next(outcomes)
+        if error:
+            raise error
+        return "done"
+
+    assert with_retries(wins_second, conf, "sales", "x") == "done"
+    with pytest.raises(ZeroDivisionError):  # anything else is not retried
+        with_retries(lambda: 1 / 0, conf, "sales", "x")
+
+
 # ---- 3. concurrent writers, in two real processes ------------------------------------------
 
 

@@ -355,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except RestockError as exc:
+        if os.environ.get("RESTOCK_DEBUG"):
+            traceback.print_exc()
         click.echo(f"restock: error: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line

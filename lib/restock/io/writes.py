@@ -76,8 +76,9 @@ def with_retries(write: Callable[[], T], conf: Mapping[str, Any], table: str, wh
             if conflict is None:
                 raise
             if attempt == settings.conflict_retries:
+                # the cause stays attached: RESTOCK_DEBUG=1 prints it, the user sees one line
                 raise ConcurrentWriteError(_gave_up(table, what, conflict, exc, attempt)) \
-                    from None
+                    from exc
             time.sleep(settings.backoff_seconds * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
 

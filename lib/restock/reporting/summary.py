@@ -12,6 +12,7 @@ import pandas as pd
 
 from restock.errors import ConfigError, RunNotFoundError
 from restock.io import tables
+from restock.reporting.queries import unplanned
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -209,7 +210,10 @@ def _plan_overview(spark: SparkSession, conf: Mapping[str, Any], run_id: str) ->
         F.sum(F.col("overstock").cast("int")).alias("overstock"),
         F.round(F.sum("excess_qty"), 1).alias("excess_qty"),
     ).orderBy(F.col("series").desc()).toPandas()
-    return "plan by status:\n" + _frame(frame)
+    skipped = unplanned(plan)
+    out = "plan by status:\n" + _frame(frame)
+    return out + ("\nseries not planned as ok, and why:\n" + _frame(skipped)
+                  if len(skipped) else "")
 
 
 def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
