@@ -75,6 +75,10 @@ CASES = [
     ("negative-stock", "inventory", ["A,L,2026-06-30,5,0,0", "B,L,2026-06-30,-1,0,0",
                                      "C,L,2026-07-04,1,0,0"],
      {}, {"on_hand missing or negative": 1, "as_of_date after the as-of date": 1}, 1, 0),
+    # issue 18: one day of 1e300 was accepted and became an infinite order marked ok
+    ("absurd-quantity", "sales", ["A,L,2026-06-01,5,2,false", "A,L,2026-06-02,1e300,2,false",
+                                  "A,L,2026-06-03,2e9,2,false", "A,L,2026-06-04,1e9,2,false"],
+     {}, {"implausible quantity: above quality.max_quantity 1e+09": 2}, 2, 0),
     ("mixed", "sales", ["A,L,2026-06-01,3,2,false", "A,L,2026-06-01,3,2,false",
                         "A,L,2026-06-02,x,2,false", "A,L,2026/13/45,1,2,false",
                         "A,L,2026-09-01,1,2,false", ",L,2026-06-03,1,2,false",
@@ -204,6 +208,33 @@ def test_headers_are_matched_loosely_and_mapped_explicitly(spark, wconf, tmp_pat
     assert (row["sku_id"], row["location_id"], row["quantity"]) == ("A", "L", 5.0)
 
 
+def test_counts_are_this_commits_own_and_zero_when_nothing_was_merged(spark, wconf, tmp_path):
+    # issue 18: "accepted 0 ... inserted 10": with nothing accepted there was no MERGE and
+    # the 10 came from the table's previous commit
+    conf = _conf(wconf)
+    first = load_files(spark, conf, "sales", [_write(tmp_path, "sales", [
+        f"A,L,2026-06-{d:02d},5,2,false" for d in range(1, 11)])], run_id="i1", as_of_date=AS_OF)
+    assert first.merged == {"inserted": 10, "updated": 0, "unchanged": 0}
+    bad = _write(tmp_path, "sales", ["A,L,2026-06-01,x,2,false"] * 3, "bad.csv")
+    nothing = load_files(spark, conf, "sales", [bad], run_id="i2", as_of_date=AS_OF)
+    assert nothing.counts.rows_accepted == 0
+    assert nothing.merged == {"inserted": 0, "updated": 0, "unchanged": 0}
+    run = tables.read(spark, conf, "runs").where("run_id = 'i2'").first()
+    assert "inserted 0, updated 0, unchanged 0" in run["message"]
+    assert tables.latest_version(spark, conf, "sales") == 1  # create + one MERGE: no new commit
+
+
+def test_a_header_with_a_backtick_maps_and_loads(spark, wconf, tmp_path):
+    # issue 18: "AnalysisException: Syntax error in attribute name"
+    conf = _conf(wconf)
+    path = tmp_path / "odd.csv"
+    path.write_text("sku_id,location_id,date,qty `units`\nA,L,2026-06-01,5\n")
+    result = load_files(spark, conf, "sales", [str(path)], run_id="i1", as_of_date=AS_OF,
+                        mapping={"quantity": "qty `units`"})
+    assert result.counts.rows_accepted == 1
+    assert tables.read(spark, conf, "sales").first()["quantity"] == 5.0
+
+
 def test_too_many_rejected_rows_load_nothing_but_quarantine_them(spark, wconf, tmp_path):
     conf = _conf(wconf, max_quarantine_share=0.2)
     path = _write(tmp_path, "sales", ["A,L,2026-06-01,x,2,false", "A,L,2026-06-02,1,2,false"])
@@ -261,6 +292,31 @@ def test_a_mapping_to_a_column_the_file_lacks_stops_with_exit_code_2(spark, tmp_
     path = _write(tmp_path, "sales", ["A,L,2026-06-01,5,2,false"])
     err = _cli_error(tmp_path, capsys, "sales", path, "--mapping", "quantity=units")
     assert "--mapping quantity=units: the file has no column 'units'" in err
+
+
+def test_a_column_named_twice_stops_with_exit_code_2(spark, tmp_path, capsys):
+    # issue 18: "missing ... quantity (file has ... quantity3, quantity4)"
+    path = tmp_path / "twice.csv"
+    path.write_text("sku_id,location_id,date,quantity,Quantity\nA,L,2026-06-01,5,6\n")
+    err = _cli_error(tmp_path, capsys, "sales", str(path))
+    assert err.endswith(f"{path}: column(s) quantity named more than once in the header; "
+                        "rename or drop the copies")
+
+
+def test_a_folder_of_csv_and_other_files_stops_with_exit_code_2(spark, tmp_path, capsys):
+    # issue 18: the folder's junk bytes were listed as its columns
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    _write(folder, "sales", ["A,L,2026-06-01,5,2,false"], "day1.csv")
+    (folder / "notes.xlsx").write_bytes(b"PK\x03\x04\x00\xff binary")
+    (folder / "_SUCCESS").write_text("")  # Spark skips these; so does the check
+    err = _cli_error(tmp_path, capsys, "sales", str(folder), "--format", "csv")
+    assert err.endswith(f"{folder}: folder read as csv also holds other files (notes.xlsx); "
+                        "give the csv files themselves or a folder holding only them")
+    (folder / "notes.xlsx").unlink()
+    warehouse = tmp_path / "warehouse"
+    assert main(["ingest", "sales", str(folder), "--warehouse", str(warehouse),
+                 "--as-of-date", "2026-06-30", *SPARK_FLAGS]) == 0  # a folder of CSVs: csv
 
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from restock.planning.bounds import PlanSettings, checked_plan
 from restock.planning.plan import build_plan
-from restock.planning.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS, plan_batch
+from restock.planning.planner import PLAN_FIELDS, PLAN_INPUT_FIELDS
 from restock.planning.policy import PolicySettings
 
 AS_OF = "2024-01-07"
+ZERO_STOCK = PlanSettings("zero", 1e9)  # S3 (no inventory) is planned, as if it held none
 Z95_WIDE = 1.959963985  # Φ⁻¹(0.975): the 95% interval's upper quantile
 FORECAST_DDL = (
     "sku_id string, location_id string, model string, step int, date date, yhat double, "
@@ -128,7 +130,8 @@ def planned(spark, settings):
     """The Spark plan (collected, sorted) and the number of non-empty partitions it ran in."""
     from pyspark.sql import functions as F
 
-    result = build_plan(*_tables(spark), as_of_date=AS_OF, settings=settings)
+    result = build_plan(*_tables(spark), as_of_date=AS_OF, settings=settings,
+                        plan_settings=ZERO_STOCK)
     rows = result.withColumn("partition", F.spark_partition_id()).toPandas()
     plans = rows.drop(columns="partition").sort_values("sku_id").reset_index(drop=True)
     return plans, rows["partition"].nunique()
@@ -147,11 +150,12 @@ def _values(column: pd.Series) -> list:
 def test_spark_plan_equals_plan_batch_on_the_same_rows(planned, settings):
     got, partitions = planned
     assert partitions >= 2  # mapInPandas ran on several partitions
-    expected = plan_batch(_expected_input(), settings).sort_values("sku_id")
-    assert list(got.columns) == [name for name, _ in PLAN_FIELDS]
+    expected = checked_plan(_expected_input(), settings, ZERO_STOCK).sort_values("sku_id")
+    fields = [*PLAN_FIELDS, ("status_reason", "string")]
+    assert list(got.columns) == [name for name, _ in fields]
     assert len(got) == 5
     # σ_d from Spark's (hi − yhat)/z differs from the hand-written σ in the last bits
-    for name, kind in PLAN_FIELDS:
+    for name, kind in fields:
         if kind == "double":  # nulls as NaN on both sides (toPandas turns null doubles to NaN)
             want = pytest.approx(_floats(expected[name]), rel=1e-9, abs=1e-9, nan_ok=True)
             assert _floats(got[name]) == want, name

@@ -41,3 +41,7 @@ class ForecastFailureError(RestockError):
 
 class RunNotFoundError(RestockError):
     """A requested run id (or the latest run) is not in the table."""
+
+
+class ConcurrentWriteError(RestockError):
+    """Another writer kept committing to the same Delta table; this write gave up."""

@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,9 +42,12 @@ class Context:
 
     def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
         from restock.app.settings import load_settings
+        from restock.paths import resolve
 
-        self.settings = load_settings(env, conf_dir, overrides, warehouse=warehouse,
-                                      master=master)
+        # a relative --warehouse is the user's: under the current directory
+        self.settings = load_settings(
+            env, conf_dir, overrides, master=master,
+            warehouse=resolve(warehouse, Path.cwd()) if warehouse else None)
         self.conf = self.settings.conf
         self._spark = None
 
@@ -164,8 +168,9 @@ def forecast_cmd(run_id, as_of_date, models, **options) -> None:
 @common_options
 def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
     """Turn forecasts into a replenishment plan; write plans."""
-    run = _execute("plan", options, run_id, None, forecast_run_id=forecast_run_id,
-                   forecasts_version=as_of_version)[0]
+    run, state = _execute("plan", options, run_id, None, forecast_run_id=forecast_run_id,
+                          forecasts_version=as_of_version)
+    click.echo(state["plans"])
     click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
 
 
@@ -179,8 +184,9 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
     ctx = _context(options)
     in_run = ctx.settings.backtest.in_run if backtest is None else backtest
-    run = _execute("run", ctx, run_id, as_of_date, skip=() if in_run else ("backtest",),
-                   models=_models(models))[0]
+    run, state = _execute("run", ctx, run_id, as_of_date,
+                          skip=() if in_run else ("backtest",), models=_models(models))
+    click.echo(state["plans"])
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
@@ -353,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except RestockError as exc:
+        if os.environ.get("RESTOCK_DEBUG"):
+            traceback.print_exc()
         click.echo(f"restock: error: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line

@@ -268,14 +268,18 @@ def plan_step(
     inputs: Inputs | None = None,
     forecast_run_id: str | None = None,
     forecasts_version: int | None = None,
-) -> None:
+) -> str:
     """Plan from one forecast run (this run's, the given one, or the latest succeeded).
 
     `forecasts_version` reads the forecasts table as of that Delta version. Without
     `inputs`, item_params and inventory are validated here.
+
+    Returns:
+        One line: series planned and series without an order, by status.
     """
     from pyspark.sql import functions as F
 
+    from restock.planning.bounds import counts_line
     from restock.planning.plan import build_plan
 
     table = tables.read(run.spark, run.conf, "forecasts", version=forecasts_version)
@@ -286,7 +290,7 @@ def plan_step(
     else:
         forecasts, source = _first_run(run, table, "forecasts", [run.run_id])
     run.fix_as_of(forecasts.select("as_of_date").first()[0])
-    settings = run.settings.policy
+    settings, bounds = run.settings.policy, run.settings.plan
     if inputs is None or inputs.item_params is None or inputs.inventory is None:
         inputs = read_inputs(run, ("item_params", "inventory"))
     with run.recorded("plan") as record:
@@ -294,13 +298,15 @@ def plan_step(
         residuals = _run_rows(run, "backtest_residuals", None)
         plan = build_plan(
             forecasts, inputs.item_params, inputs.inventory, profiled, residuals,
-            as_of_date=run.as_of_date, settings=settings,
+            as_of_date=run.as_of_date, settings=settings, plan_settings=bounds,
         )
         stamped = _stamped(plan, run).withColumn("forecast_run_id", F.lit(source))
         tables.write_run(stamped, run.conf, "plans", run.run_id)
-        written = _this_run(run, "plans")
-        record.rows_out = record.series_count = written.count()
-        record.message = f"forecasts from run {source}"
+        by_status = dict(_this_run(run, "plans").groupBy("status").count().collect())
+        record.rows_out = record.series_count = sum(by_status.values())
+        line = counts_line(by_status, bounds)
+        record.message = f"forecasts from run {source}; {line}"[:1000]
+    return line
 
 
 def simulate_step(

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from restock.forecasting.forecast import ForecastSettings
     from restock.forecasting.profile import ProfileSettings
     from restock.io.ingest import IngestSettings
+    from restock.io.writes import WriteSettings
+    from restock.planning.bounds import PlanSettings
     from restock.planning.policy import PolicySettings
     from restock.planning.simulate import SimulationSettings
     from restock.quality.data_quality import CheckLimits
@@ -47,6 +49,8 @@ class Settings:
     forecast: ForecastSettings
     backtest: BacktestSettings
     policy: PolicySettings
+    plan: PlanSettings
+    writes: WriteSettings
     simulation: SimulationSettings
     report: ReportSettings
 
@@ -84,6 +88,8 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     from restock.forecasting.forecast import ForecastSettings
     from restock.forecasting.profile import ProfileSettings
     from restock.io.ingest import IngestSettings
+    from restock.io.writes import WriteSettings
+    from restock.planning.bounds import PlanSettings
     from restock.planning.policy import PolicySettings
     from restock.planning.simulate import SimulationSettings
     from restock.quality.data_quality import CheckLimits
@@ -109,6 +115,8 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
         forecast=forecast,
         backtest=BacktestSettings.from_conf(conf, calendar=calendar),
         policy=policy,
+        plan=PlanSettings.from_conf(conf),
+        writes=WriteSettings.from_conf(conf),
         simulation=SimulationSettings.from_conf(conf, policy=policy, profile=profile,
                                                 forecast=forecast),
         report=ReportSettings.from_conf(conf),

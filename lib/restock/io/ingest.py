@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from restock.errors import ConfigError, DataQualityError, InputFileError
 from restock.io import tables
 from restock.io.config import section
+from restock.io.upsert import NOTHING_MERGED, present_types, upsert
 from restock.quality import rules as quality
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class IngestSettings:
     negative_quantity: str
     on_conflict: tuple[tuple[str, str], ...]
     max_quarantine_share: float
+    max_quantity: float = float("inf")  # conf quality.max_quantity: shared with the run
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> IngestSettings:
@@ -63,7 +65,8 @@ class IngestSettings:
                 raise ConfigError(
                     f"ingest.on_conflict.{table} must be one of {CONFLICT_RULES}, got '{rule}'"
                 )
-        return cls(negative, tuple(sorted(rules.items())), float(ing["max_quarantine_share"]))
+        return cls(negative, tuple(sorted(rules.items())), float(ing["max_quarantine_share"]),
+                   quality.QualitySettings.from_conf(conf).max_quantity)
 
     def conflict_rule(self, table: str) -> str:
         """The conflict rule of a table: its own, else `default`, else `last`."""
@@ -108,7 +111,7 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
     """
     from pyspark.sql import functions as F
 
-    types = _present_types(raw, table)
+    types = present_types(raw, table)
     parsed = raw.select(
         *[_parse(F.trim(F.col(c)), t).alias(c) for c, t in types.items()],
         *[F.col(c).alias(f"raw_{c}") for c in types],
@@ -119,7 +122,8 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
         *(_parse_rule(c, t) for c, t in types.items() if t in _PARSE_REASON),
         *((F.isnan(c), f"{c} is NaN") for c in doubles),
         *((F.col(c).isin(float("inf"), float("-inf")), f"{c} is infinite") for c in doubles),
-        *quality.rules_for(table, settings.negative_quantity, parsed.columns),
+        *quality.rules_for(table, settings.negative_quantity, parsed.columns,
+                           settings.max_quantity),
         *((F.col(c) > F.lit(as_of_date), f"{c} after the as-of date")
           for c, t in types.items() if t == "date" and table not in _PLANNED),
     ]
@@ -165,7 +169,7 @@ def accepted_rows(tagged: DataFrame, table: str, rule: str) -> DataFrame:
     """Accepted rows, one per key: conflicting rows summed under the `sum` rule."""
     from pyspark.sql import functions as F
 
-    columns = [c for c in _present_types(tagged, table)]
+    columns = [c for c in present_types(tagged, table)]
     kept = tagged.where(F.col("reason").isNull() & ~F.col("duplicate")).select(*columns)
     if rule != "sum":
         return kept
@@ -199,60 +203,6 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
                   {"ignoreNullFields": "false"}).alias("record"),
         "source_file",
     )
-
-
-def upsert(
-    spark: SparkSession, conf: Mapping[str, Any], table: str, rows: DataFrame, run_id: str
-) -> dict[str, int]:
-    """MERGE rows into an input table on its key; create the table when there is none.
-
-    Matched rows are updated only when a value differs, so the same file twice gives the
-    same table. The commit carries the run id in `userMetadata`.
-
-    Returns:
-        Delta's merge metrics: inserted, updated, unchanged (matched, same values).
-    """
-    from delta.tables import DeltaTable
-
-    contract = tables.INPUTS[table]
-    path = tables.location(conf, table)
-    if not tables.exists(spark, conf, table):
-        schema = ", ".join(f"`{c}` {t}" for c, t in {**contract["required"],
-                                                     **contract["optional"]}.items())
-        spark.createDataFrame([], schema).write.format("delta").option(
-            "userMetadata", run_id).save(path)
-    _add_missing_columns(spark, path, rows, table)
-    key = contract["key"]
-    values = [c for c in rows.columns if c not in key]
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in values) or "false"
-    merge = (
-        DeltaTable.forPath(spark, path).alias("t")
-        # null-safe: a calendar row's location_id may be null (every location)
-        .merge(rows.alias("s"), " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in key))
-        .whenMatchedUpdate(condition=changed, set={f"`{c}`": f"s.`{c}`" for c in values})
-        .whenNotMatchedInsert(values={f"`{c}`": f"s.`{c}`" for c in rows.columns})
-    )
-    previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
-    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", run_id)
-    try:
-        merge.execute()
-    finally:
-        if previous is None:
-            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-        else:
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
-    metrics = DeltaTable.forPath(spark, path).history(1).first()["operationMetrics"] or {}
-    inserted = int(metrics.get("numTargetRowsInserted", 0))
-    updated = int(metrics.get("numTargetRowsUpdated", 0))
-    return {"inserted": inserted, "updated": updated,
-            "unchanged": int(metrics.get("numSourceRows", 0)) - inserted - updated}
-
-
-def _present_types(df: DataFrame, table: str) -> dict[str, str]:
-    """Contract columns present in df, with their contract types, in contract order."""
-    contract = tables.INPUTS[table]
-    return {c: t for c, t in {**contract["required"], **contract["optional"]}.items()
-            if c in df.columns}
 
 
 def _parse(raw: Column, kind: str) -> Column:
@@ -298,17 +248,6 @@ def _resolve(tagged: DataFrame, columns: list[str], key: list[str], rule: str) -
         loser = keep & (F.row_number().over(ranked) > 1)
         reason = f"conflicting duplicate of key (kept the {rule})"
     return tagged.withColumn("reason", F.when(loser, F.lit(reason)).otherwise(F.col("reason")))
-
-
-def _add_missing_columns(spark: SparkSession, path: str, rows: DataFrame, table: str) -> None:
-    """Add contract columns the rows carry but an older table lacks (e.g. `promo`)."""
-    from delta.tables import DeltaTable
-
-    have = set(DeltaTable.forPath(spark, path).toDF().columns)
-    types = _present_types(rows, table)
-    new = [f"`{c}` {t}" for c, t in types.items() if c not in have]
-    if new:
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({', '.join(new)})")
 
 
 @dataclass(frozen=True)
@@ -367,7 +306,8 @@ def load_files(
             tables.write_run(quarantined(tagged, table), conf, "quarantine", run_id,
                              ("source_table", table))
             check(counts, table, settings)
-            merged = upsert(spark, conf, table, accepted_rows(tagged, table, rule), run_id)
+            merged = (upsert(spark, conf, table, accepted_rows(tagged, table, rule), run_id)
+                      if counts.rows_accepted else dict(NOTHING_MERGED))
             record.message = (f"{counts.summary()}; inserted {merged['inserted']}, updated "
                               f"{merged['updated']}, unchanged {merged['unchanged']}")[:1000]
     finally:

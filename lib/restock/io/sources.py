@@ -7,6 +7,8 @@ raw value can go to `quarantine` when it does not parse. Problems with a file as
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -86,16 +88,14 @@ def format_of(path: str, fmt: str | None = None) -> str:
         if fmt not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
         return fmt
-    name = path.rstrip("/").lower()
-    for suffix in (".gz", ".bz2", ".snappy"):
-        name = name.removesuffix(suffix)
-    found = next((f for s, f in _SUFFIXES.items() if name.endswith(s)), None)
+    found = _format_by_suffix(path.rstrip("/"))
     if found:
         return found
     if os.path.isdir(os.path.join(path, "_delta_log")):
         return "delta"
-    if os.path.isdir(path) and any(n.endswith(".parquet") for n in os.listdir(path)):
-        return "parquet"
+    formats = {_format_by_suffix(n) for n in _data_files(path)} if os.path.isdir(path) else set()
+    if len(formats) == 1 and None not in formats:
+        return str(formats.pop())
     raise InputFileError(f"{path}: cannot tell the file format from its name; pass --format")
 
 
@@ -106,11 +106,15 @@ def _read_one(spark: SparkSession, path: str, fmt: str | None) -> DataFrame:
     if not _SCHEME.match(path) and os.path.isfile(path) and os.path.getsize(path) == 0:
         raise InputFileError(f"{path}: empty file")
     fmt = format_of(path, fmt)
+    if os.path.isdir(path) and fmt != "delta":
+        _check_folder(path, fmt)
     if fmt == "parquet" and not _SCHEME.match(path):
         _check_parquet(path)
+    sep = "\t" if path.lower().endswith(".tsv") else ","
+    if fmt == "csv" and not _SCHEME.match(path):
+        _check_csv_header(path, sep)
     try:
         if fmt == "csv":
-            sep = "\t" if path.lower().endswith(".tsv") else ","
             reader = spark.read.options(header=True, inferSchema=False, sep=sep, mode="PERMISSIVE")
             df = reader.csv(path)
         else:
@@ -130,11 +134,15 @@ def _mapped(
     from pyspark.sql import functions as F
 
     contract = INPUTS[table]
-    by_name = {normalized(c): c for c in df.columns}
+    by_name = _by_normalized_name(df.columns)
     columns, missing = [], []
     for col in {**contract["required"], **contract["optional"]}:
         wanted = mapping.get(col, col)
-        source = by_name.get(normalized(wanted))
+        sources = by_name.get(normalized(wanted), [])
+        if len(sources) > 1:
+            raise SchemaError(f"{path}: columns {', '.join(sources)} all read as '{wanted}'; "
+                              "rename one, or pick one with --mapping")
+        source = sources[0] if sources else None
         if source is None and col in mapping:
             raise SchemaError(
                 f"{path}: --mapping {col}={wanted}: the file has no column '{wanted}'"
@@ -143,7 +151,7 @@ def _mapped(
             if col in contract["required"]:
                 missing.append(col)
             continue
-        columns.append(F.col(f"`{source}`").cast("string").alias(col))
+        columns.append(F.col(quoted(source)).cast("string").alias(col))
     if missing:
         raise SchemaError(
             f"{path}: missing required column(s) {', '.join(missing)} for table '{table}' "
@@ -155,6 +163,40 @@ def _mapped(
         F.lit(index).alias("file_index"),
         F.monotonically_increasing_id().alias("row_index"),
     )
+
+
+def quoted(name: str) -> str:
+    """A column name as a Spark attribute reference: in backticks, inner backticks doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _by_normalized_name(columns: Sequence[str]) -> dict[str, list[str]]:
+    """{normalized header: the file's headers with that name}."""
+    found: dict[str, list[str]] = {}
+    for name in columns:
+        found.setdefault(normalized(name), []).append(name)
+    return found
+
+
+def _check_csv_header(path: str, sep: str) -> None:
+    """A local CSV whose header names a column twice stops with one line (Spark would read
+    `quantity` at positions 3 and 4 as `quantity3` and `quantity4`)."""
+    files = [path] if os.path.isfile(path) else [os.path.join(path, n) for n in _data_files(path)]
+    if not files:
+        return
+    opener = gzip.open if files[0].lower().endswith(".gz") else open
+    try:
+        with opener(files[0], "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+            header = next(csv.reader(f, delimiter=sep), [])
+    except (OSError, csv.Error, EOFError):
+        return  # Spark's read reports it
+    seen: dict[str, int] = {}
+    for name in header:
+        seen[normalized(name)] = seen.get(normalized(name), 0) + 1
+    twice = [n for n, times in seen.items() if times > 1 and n]
+    if twice:
+        raise SchemaError(f"{files[0]}: column(s) {', '.join(twice)} named more than once in "
+                          "the header; rename or drop the copies")
 
 
 def _check_parquet(path: str) -> None:
@@ -174,6 +216,33 @@ def _check_parquet(path: str) -> None:
         if head != b"PAR1" or tail != b"PAR1":
             raise InputFileError(f"{name}: not a Parquet file (no PAR1 magic bytes); "
                                  "pass --format csv if it is text")
+
+
+def _data_files(folder: str) -> list[str]:
+    """Files Spark reads in a local folder (it skips names starting with `_` or `.`)."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
+        found += [os.path.relpath(os.path.join(root, n), folder)
+                  for n in names if not n.startswith(("_", "."))]
+    return sorted(found)
+
+
+def _check_folder(folder: str, fmt: str) -> None:
+    """A folder read as CSV or Parquet must hold only files of that format."""
+    odd = [n for n in _data_files(folder) if _format_by_suffix(n) != fmt]
+    if odd:
+        shown = ", ".join(odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+        raise InputFileError(f"{folder}: folder read as {fmt} also holds other files ({shown}); "
+                             f"give the {fmt} files themselves or a folder holding only them")
+
+
+def _format_by_suffix(name: str) -> str | None:
+    """The format a file name's suffix tells (a compression suffix is looked through)."""
+    name = name.lower()
+    for suffix in (".gz", ".bz2", ".snappy"):
+        name = name.removesuffix(suffix)
+    return next((f for s, f in _SUFFIXES.items() if name.endswith(s)), None)
 
 
 def _first_line(exc: BaseException) -> str:

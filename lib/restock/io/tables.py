@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError, RunNotFoundError, SchemaError, TableNotFoundError
+from restock.io.writes import with_retries
 from restock.paths import resolve
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def write_run(
         if not _RUN_ID.fullmatch(value):
             raise ConfigError(f"bad value '{value}' for {column}")
         where += f" AND {column} = '{value}'"
-    (
+    writer = (
         df.withColumn("run_id", F.lit(run_id))
         .write.format("delta")
         .mode("overwrite")
@@ -191,19 +192,20 @@ def write_run(
         .option("replaceWhere", where)
         .option("mergeSchema", "true")
         .option("userMetadata", run_id)
-        .save(location(conf, name))
     )
+    with_retries(lambda: writer.save(location(conf, name)), conf, name,
+                 f"writing run {run_id}")
 
 
 def write_input(df: DataFrame, conf: Mapping[str, Any], name: str, note: str) -> None:
     """Replace an input table entirely (used by `restock generate`)."""
-    (
+    writer = (
         df.write.format("delta")
         .mode("overwrite")
         .option("overwriteSchema", "true")
         .option("userMetadata", note)
-        .save(location(conf, name))
     )
+    with_retries(lambda: writer.save(location(conf, name)), conf, name, "replacing the table")
 
 
 def latest_version(spark: SparkSession, conf: Mapping[str, Any], name: str) -> int:

@@ -8,7 +8,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from restock.io.tables import SERIES_KEYS
-from restock.planning.planner import PLAN_INPUT_FIELDS, PLAN_SCHEMA, plan_batches
+from restock.planning.bounds import CHECKED_PLAN_SCHEMA, PlanSettings, checked_batches
+from restock.planning.planner import PLAN_INPUT_FIELDS
 from restock.planning.policy import PolicySettings, z_score
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ def build_plan(
     *,
     as_of_date: str | dt.date,
     settings: PolicySettings,
+    plan_settings: PlanSettings | None = None,
 ) -> DataFrame:
-    """One plan row per series (PLAN_SCHEMA) for every series with item params or a forecast.
+    """One plan row per series (CHECKED_PLAN_SCHEMA) for every series with item params or a
+    forecast.
 
     A series forecast by several models (a forced list of models) is planned with the
     first model in sorted order; its backtest residuals are used only for that model.
@@ -46,6 +49,7 @@ def build_plan(
         residuals: `backtest_residuals` rows of one run, or None (normal safety stock).
         as_of_date: the plan date.
         settings: the policy settings (with the forecast interval levels).
+        plan_settings: conf `plan` (missing inventory, bounds; default: skip, 1e9).
 
     Returns:
         The plan, one row per series.
@@ -67,7 +71,9 @@ def build_plan(
         rows = rows.withColumn("cum_errors", F.lit(None))
     rows = rows.withColumn("lifecycle", lifecycle())
     typed = rows.select(*[F.col(name).cast(kind).alias(name) for name, kind in PLAN_INPUT_FIELDS])
-    return typed.mapInPandas(partial(plan_batches, settings=settings), PLAN_SCHEMA)
+    checked = partial(checked_batches, policy=settings,
+                      plan=plan_settings or PlanSettings.from_conf({}))
+    return typed.mapInPandas(checked, CHECKED_PLAN_SCHEMA)
 
 
 def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:

@@ -1,12 +1,11 @@
 """The per-series planner: one input row per series in, one plan row out (pandas only).
 
-`plan.build_plan` runs `plan_batches` inside Spark `mapInPandas`; the formulas live in
-`policy`.
+`plan.build_plan` runs it (through `bounds.checked_plan`) inside Spark `mapInPandas`;
+the formulas live in `policy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -104,14 +103,6 @@ def plan_batch(pdf: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     return pd.DataFrame(
         {name: _column(v[name], kind) for name, kind in PLAN_FIELDS}, index=range(len(pdf))
     )
-
-
-def plan_batches(
-    batches: Iterable[pd.DataFrame], settings: PolicySettings
-) -> Iterator[pd.DataFrame]:
-    """`mapInPandas` adapter: plan every Arrow batch of a partition with `plan_batch`."""
-    for pdf in batches:
-        yield plan_batch(pdf, settings)
 
 
 def _missing(value: Any) -> bool:

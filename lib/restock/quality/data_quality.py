@@ -12,6 +12,8 @@ validation's counts:
 - `short_history_share`: share of series with fewer days of history than
   `routing.min_history_days`.
 - `outlier_share`: non-zero days the outlier rule (`outliers.py`) caps / non-zero days.
+- `implausible_share`: rows rejected by a plausibility bound (`quality.max_quantity`,
+  `quality.max_relative_quantity`) / rows read.
 
 A value above its `warn` threshold warns; above `fail` fails the run (conf
 `quality.checks.<check>`; null = never).
@@ -32,6 +34,7 @@ from restock.errors import ConfigError, DataQualityError
 from restock.forecasting.panel import EPOCH, build_panel, epoch_day
 from restock.io.config import section
 from restock.quality.outliers import OutlierRule
+from restock.quality.rules import implausible_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
     from restock.quality.rules import QualityReport
 
 CHECKS = ("missing_day_rate", "duplicate_rate", "negative_share", "freshness_days",
-          "short_history_share", "outlier_share")
+          "short_history_share", "outlier_share", "implausible_share")
 SCHEMA = ("check string, value double, threshold double, severity string, message string, "
           "as_of_date date")
 
@@ -135,6 +138,7 @@ def run_checks(
     duplicates = report.by_reason.get("duplicate row", 0)
     negatives = report.by_reason.get("negative quantity (return)", 0) + report.negatives_zeroed
     fresh = (reference_date - newest).days
+    implausible = implausible_rows(report.by_reason)
     found = [
         ("missing_day_rate", 1 - days_seen / span,
          f"{span - days_seen} of {span} days from {first} to {as_of_date} have no sales row"),
@@ -146,6 +150,8 @@ def run_checks(
          f"{reference_date}"),
         ("short_history_share", (short or 0) / series, f"{short or 0} of {series} series have "
          f"under {min_days} days of history"),
+        ("implausible_share", implausible / rows, f"{implausible} of {report.rows_in} rows "
+         "hold an implausible quantity (quality.max_quantity, max_relative_quantity)"),
     ]
     rule = settings.outliers
     if rule.enabled:

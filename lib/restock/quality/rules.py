@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 _NEGATIVE_POLICIES = ("quarantine", "zero")
+# a series' scale for the relative bound: this quantile of its positive rows (works when
+# half or more of them hold one value, where the MAD is 0)
+SCALE_QUANTILE = 0.9
+IMPLAUSIBLE_PREFIX = "implausible quantity"
 LIFECYCLES = ("active", "new", "end_of_life")
 
 
@@ -23,6 +28,8 @@ class QualitySettings:
 
     negative_quantity: str
     max_quarantine_share: float
+    max_quantity: float = math.inf  # a sales row above this is implausible (units)
+    max_relative_quantity: float = math.inf  # ... or above this many times its series' scale
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> QualitySettings:
@@ -33,7 +40,19 @@ class QualitySettings:
             raise ConfigError(
                 f"quality.negative_quantity must be one of {_NEGATIVE_POLICIES}, got '{policy}'"
             )
-        return cls(policy, float(q["max_quarantine_share"]))
+        bounds = [_positive(q, key) for key in ("max_quantity", "max_relative_quantity")]
+        return cls(policy, float(q["max_quarantine_share"]), *bounds)
+
+
+def _positive(q: Mapping[str, Any], key: str) -> float:
+    """A positive bound of conf `quality` (absent or null: no bound)."""
+    value = q.get(key)
+    if value is None:
+        return math.inf
+    bound = float(value)
+    if not bound > 0:
+        raise ConfigError(f"quality.{key} must be positive (or null: no bound), got {value}")
+    return bound
 
 
 @dataclass(frozen=True)
@@ -62,22 +81,27 @@ def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
     """Add `reason` (null = accepted) to each sales row; zero negatives when conf says so.
 
     Reasons, first match wins: the `sales_rules`, then duplicate row (an exact copy of an
-    earlier row: one copy is kept).
+    earlier row: one copy is kept), then a quantity above `quality.max_relative_quantity`
+    times its series' scale (`SCALE_QUANTILE` of the series' positive accepted rows).
     """
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
-    tagged = _tag(sales, sales_rules(settings.negative_quantity), sales.columns, "duplicate row")
+    rules = sales_rules(settings.negative_quantity, settings.max_quantity)
+    tagged = _tag(sales, rules, sales.columns, "duplicate row")
+    tagged = _beyond_series_scale(tagged, settings.max_relative_quantity)
     zeroed = F.col("reason").isNull() & (q < 0)
     return tagged.withColumn("zeroed", zeroed).withColumn(
         "quantity", F.when(zeroed, F.lit(0.0)).otherwise(q)
     )
 
 
-def sales_rules(negative_quantity: str = "quarantine") -> list[tuple[Column, str]]:
+def sales_rules(
+    negative_quantity: str = "quarantine", max_quantity: float = math.inf
+) -> list[tuple[Column, str]]:
     """Sales row rules: null series key, null date, null quantity, quantity is NaN,
-    quantity is infinite, and negative quantity (return) unless returns are kept
-    (`negative_quantity` other than `quarantine`)."""
+    quantity is infinite, above `max_quantity`, and negative quantity (return) unless
+    returns are kept (`negative_quantity` other than `quarantine`)."""
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
@@ -88,9 +112,33 @@ def sales_rules(negative_quantity: str = "quarantine") -> list[tuple[Column, str
         (F.isnan(q), "quantity is NaN"),
         (q.isin(float("inf"), float("-inf")), "quantity is infinite"),
     ]
+    if math.isfinite(max_quantity):
+        rules.append((q > max_quantity,
+                      f"{IMPLAUSIBLE_PREFIX}: above quality.max_quantity {max_quantity:g}"))
     if negative_quantity == "quarantine":
         rules.append((q < 0, "negative quantity (return)"))
     return rules
+
+
+def _beyond_series_scale(tagged: DataFrame, factor: float) -> DataFrame:
+    """Reject accepted rows above `factor` times their series' scale (see `tag_sales`)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if not math.isfinite(factor):
+        return tagged
+    live, q = F.col("reason").isNull(), F.col("quantity")
+    series = Window.partitionBy(*SERIES_KEYS)
+    scale = F.percentile_approx(F.when(live & (q > 0), q), SCALE_QUANTILE).over(series)
+    reason = (f"{IMPLAUSIBLE_PREFIX}: above quality.max_relative_quantity {factor:g} x the "
+              f"series' {SCALE_QUANTILE:.0%} quantile")
+    beyond = live & (q > F.lit(factor) * scale)
+    return tagged.withColumn("reason", F.when(beyond, F.lit(reason)).otherwise(F.col("reason")))
+
+
+def implausible_rows(by_reason: Mapping[str, int]) -> int:
+    """Rows rejected by a plausibility bound (absolute or relative)."""
+    return sum(n for r, n in by_reason.items() if r.startswith(IMPLAUSIBLE_PREFIX))
 
 
 def tag_item_params(params: DataFrame) -> DataFrame:
@@ -148,15 +196,17 @@ def inventory_rules() -> list[tuple[Column, str]]:
 
 
 def rules_for(
-    table: str, negative_quantity: str = "quarantine", columns: Sequence[str] = ()
+    table: str, negative_quantity: str = "quarantine", columns: Sequence[str] = (),
+    max_quantity: float = math.inf,
 ) -> list[tuple[Column, str]]:
-    """The row rules of an input table (`columns`: those present, for optional ones); a
+    """The row rules of an input table (`columns`: those present, for optional ones;
+    `max_quantity`: the sales plausibility bound); a
     table without its own rules gets null-key rules (`null series key`, `null <column>`)
     for the key of its contract."""
     from pyspark.sql import functions as F
 
     if table == "sales":
-        return sales_rules(negative_quantity)
+        return sales_rules(negative_quantity, max_quantity)
     if table == "promotions":
         return promotions_rules("discount" in columns)
     if table in _RULES:

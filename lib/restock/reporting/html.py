@@ -256,6 +256,8 @@ def _plan(parts: _Parts, settings: ReportSettings, run: ReportRun) -> str:
         f"{by_abc['order_value'].sum():,.2f} across {int(by_abc['series'].sum())} series; "
         f"{risky_count} at stockout risk, {over_count} overstocked.</p>",
         "<h3>Recommended orders by ABC class</h3>", _img(chart, title), _table(by_abc),
+        "<h3>Series without a computed order (by status and reason)</h3>",
+        _table(report_data.unplanned(parts.plans)),
         f"<h3>Top {n} orders by value</h3>", _table(report_data.top_orders(parts.plans, n)),
         f"<h3>Stockout risk ({risky_count} series; first {len(risky)})</h3>",
         "<p class=\"note\">Inventory position below the forecast lead-time demand; "

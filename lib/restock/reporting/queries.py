@@ -273,6 +273,16 @@ def order_totals(plans: DataFrame, by: str) -> pd.DataFrame:
     return frame.fillna(0)
 
 
+def unplanned(plans: DataFrame) -> pd.DataFrame:
+    """Series without an order computed for them, by status and reason (a handful of rows)."""
+    from pyspark.sql import functions as F
+
+    reason = F.col("status_reason") if "status_reason" in plans.columns else F.lit(None)
+    return plans.where(F.col("status") != "ok").groupBy(
+        "status", reason.cast("string").alias("reason")
+    ).agg(F.count(F.lit(1)).alias("series")).orderBy(F.col("series").desc(), "status").toPandas()
+
+
 def top_orders(plans: DataFrame, limit: int) -> pd.DataFrame:
     """The largest recommended orders by value."""
     from pyspark.sql import functions as F

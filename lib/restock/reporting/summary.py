@@ -12,7 +12,7 @@ import pandas as pd
 
 from restock.errors import ConfigError, RunNotFoundError
 from restock.io import tables
-from restock.reporting.queries import order_totals, top_orders
+from restock.reporting.queries import order_totals, top_orders, unplanned
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -209,7 +209,10 @@ def _plan_overview(spark: SparkSession, conf: Mapping[str, Any], run_id: str) ->
         return ""
     plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
     frame = order_totals(plan, "status").sort_values("series", ascending=False)
-    return "plan by status:\n" + _frame(frame.round(2))
+    skipped = unplanned(plan)
+    out = "plan by status:\n" + _frame(frame.round(2))
+    return out + ("\nseries not planned as ok, and why:\n" + _frame(skipped)
+                  if len(skipped) else "")
 
 
 def _top_orders(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
