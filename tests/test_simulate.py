@@ -151,3 +151,21 @@ def test_lead_time_variability_is_sampled_and_costs_service():
 def test_short_history_is_reported_not_simulated():
     rows = simulate_series(np.ones(100), _item(), _settings(holdout_days=91))
     assert rows == [{"status": "short_history", "error": "9 days before the holdout"}]
+
+
+def test_the_replay_freezes_the_searched_model_form():
+    from statsforecast.models import AutoETS
+
+    from restock.planning.frozen import freeze
+
+    rng = np.random.default_rng(11)
+    y = rng.poisson(8.0, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    guard = _settings().forecast.guard("AutoETS")
+    form = freeze(guard, y[:200])
+    searched = AutoETS(season_length=7).fit(y[:200]).model_["components"]
+    assert form == f"ETS({searched})"
+    # later fits use that form: the same forecast as ETS with the form fixed
+    fixed = AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
+    got = guard.forecast(y=y, h=7)["mean"]
+    assert got == pytest.approx(fixed.forecast(y=y, h=7)["mean"])
+    assert freeze(_settings().forecast.guard("Naive"), y) is None

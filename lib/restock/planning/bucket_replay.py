@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.guard import rolling_windows
+from restock.planning.frozen import freeze
 from restock.planning.planner import PLAN_INPUT_FIELDS, plan_batch
 from restock.planning.policy import interval_sigma, order_quantity, round_order
 from restock.planning.replay import Stock, Trace, cycle_windows
@@ -67,6 +68,8 @@ def prepare(y: np.ndarray, rec: Mapping[str, Any], s: SimulationSettings) -> Ser
         lead_days=np.maximum(0, np.rint(lead + noise)).astype(int),
         guard=s.forecast.guard(str(rec["model"])),
     )
+    if s.freeze_model_form:
+        freeze(series.guard, _train(series, 0, s))
     actual, predicted = rolling_windows(
         lambda train: np.maximum(series.guard.forecast(y=train, h=horizon)["mean"], 0.0),
         y[: series.t0], horizon, s.error_windows, s.error_step_days, s.min_train_days,
@@ -165,13 +168,18 @@ def _start(levels: dict[str, np.ndarray], periodic: bool, bucket: list[Series],
 def _fit(series: Series, t: int, s: SimulationSettings) -> dict[str, Any]:
     """The forecast at replay day t, from the days before it, and the trailing windows."""
     end = series.t0 + t
-    train = series.y[:end][-s.forecast.max_train_days:] if s.forecast.max_train_days else (
-        series.y[:end])
-    fc = series.guard.forecast(y=train, h=series.horizon, level=list(s.forecast.levels))
+    fc = series.guard.forecast(y=_train(series, t, s), h=series.horizon,
+                               level=list(s.forecast.levels))
     recent = series.y[max(0, end - s.sigma_window_days) : end]
     window = series.y[max(0, end - s.moving_average_days) : end]
     return {"fc": fc, "std": float(recent.std()) if recent.size else math.nan,
             "ma": (float(window.mean()), float(window.std())) if window.size else (0.0, 0.0)}
+
+
+def _train(series: Series, t: int, s: SimulationSettings) -> np.ndarray:
+    """The days a fit at replay day t sees (the newest `max_train_days` when set)."""
+    history = series.y[: series.t0 + t]
+    return history[-s.forecast.max_train_days:] if s.forecast.max_train_days else history
 
 
 def _plan_row(series: Series, fit: Mapping[str, Any], strategy: str,

@@ -85,6 +85,7 @@ class SimulationSettings:
     sigma_window_days: int
     policy: PolicySettings
     forecast: ForecastSettings
+    freeze_model_form: bool = True
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> SimulationSettings:
@@ -97,6 +98,7 @@ class SimulationSettings:
             error_windows=int(s["error_windows"]), error_step_days=int(s["error_step_days"]),
             min_train_days=int(s["min_train_days"]), seed=int(s["seed"]),
             sample_share=float(s.get("sample_share", 1.0)),
+            freeze_model_form=bool(s.get("freeze_model_form", True)),
             sigma_window_days=ProfileSettings.from_conf(conf).demand_std_days, policy=policy,
             forecast=ForecastSettings.from_conf(conf),
         )
