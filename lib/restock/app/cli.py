@@ -209,8 +209,11 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
               help="Simulate the series and models of this forecast run (default: the latest).")
 @click.option("--as-of-date", type=_DATE,
               help="End of the replayed period (default: the forecast run's as-of date).")
+@click.option("--fit-at-cutoff/--no-fit-at-cutoff", default=True, show_default=True,
+              help="Without --forecast-run-id: first profile, backtest and forecast at the "
+                   "start of the replayed period, so none of it is seen.")
 @common_options
-def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
+def simulate_cmd(run_id, forecast_run_id, as_of_date, fit_at_cutoff, **options) -> None:
     """Replay the policy on held-out demand; write simulation and simulation_summary.
 
     The last simulation.holdout_days days before the as-of date are replayed day by day:
@@ -220,7 +223,13 @@ def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
     from restock.app import pipeline
     from restock.reporting import summary as report
 
-    run = _context(options).run(run_id, as_of_date)
+    ctx = _context(options)
+    if fit_at_cutoff and not forecast_run_id:
+        forecast_run_id, end = pipeline.fit_before_holdout(
+            ctx.spark, ctx.conf, as_of_date.date() if as_of_date else None,
+            _models(None, ctx.conf))
+        as_of_date = dt.datetime.combine(end, dt.time())
+    run = ctx.run(run_id, as_of_date)
     summary = pipeline.simulate_step(run, forecast_run_id)
     click.echo(report.simulation_text(summary.toPandas(), run.conf))
     click.echo(f"run {run.run_id}: simulation written (as of {run.as_of_date})")

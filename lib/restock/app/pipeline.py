@@ -306,6 +306,25 @@ def plan_step(
         record.message = f"forecasts from run {source}"
 
 
+def fit_before_holdout(
+    spark: Any, conf: dict[str, Any], as_of_date: dt.date | None, models: Any
+) -> tuple[str, dt.date]:
+    """Profile, backtest (model selection) and forecast at `as_of − simulation.holdout_days`
+    in a run of their own, so that no step sees the replayed days; (that run's id, the
+    as-of date, by default the newest sales date)."""
+    from pyspark.sql import functions as F
+
+    if as_of_date is None:
+        as_of_date = tables.read(spark, conf, "sales").agg(F.max("date")).first()[0]
+    cutoff = as_of_date - dt.timedelta(days=int(conf["simulation"]["holdout_days"]))
+    fit = Run(spark, conf, runs.new_run_id(), cutoff)
+    inputs = read_inputs(fit, ("sales", "item_params", "inventory"))
+    profiled = profile_step(fit, inputs)
+    backtest_step(fit, inputs, profiled)
+    forecast_step(fit, inputs, profiled, models)
+    return fit.run_id, as_of_date
+
+
 def simulate_step(
     run: Run, forecast_run_id: str | None = None, inputs: Inputs | None = None
 ) -> DataFrame:
