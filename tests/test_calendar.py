@@ -108,7 +108,9 @@ def test_a_planned_promotion_raises_the_forecast_and_the_order_up_to_level(setti
     plans = {planned: plan_batch(pd.DataFrame([{**row, "yhat": list(f)}]), policy).iloc[0]
              for planned, f in forecasts.items()}
     extra = forecasts[True][:12].sum() - forecasts[False][:12].sum()  # protection P = 5 + 7
-    assert plans[True]["order_up_to"] == pytest.approx(plans[False]["order_up_to"] + extra)
+    # rel 1e-3: the safety stock's discreteness term moves a little with the mean (issue 17)
+    assert plans[True]["order_up_to"] == pytest.approx(plans[False]["order_up_to"] + extra,
+                                                       rel=1e-3)
     assert plans[True]["order_qty"] > plans[False]["order_qty"]
 
 

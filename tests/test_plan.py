@@ -198,3 +198,81 @@ def test_statuses_for_missing_params_inventory_and_forecast(planned):
     assert pd.isna(plans.loc["S2", "total_cost_annual"])
     assert plans.loc["S5", "excess_qty"] == 40.0
     assert plans.loc["S4", "on_hand"] == 6.0
+
+
+# ---- the replay plans with the planner ---------------------------------------------------
+
+SIM_AS_OF = dt.date(2024, 6, 1)
+
+
+def _replay_first_plans(base_conf):
+    """Replay three series (one with MOQ and packs) and return their first review's plan
+    inputs and plans per method, with the simulation settings."""
+    from restock.planning.bucket_replay import prepare, replay_bucket
+    from restock.planning.simulate import SimulationSettings
+
+    sim = SimulationSettings.from_conf(base_conf)
+    sim = dataclasses.replace(sim, holdout_days=28)
+    rng = np.random.default_rng(5)
+    recs, ys = [], []
+    for k, (mean, moq, pack, model) in enumerate(
+            [(6.0, 0.0, 0.0, "HistoricAverage"), (2.0, 10.0, 6.0, "Naive"),
+             (20.0, 0.0, 12.0, "SeasonalNaive")]):
+        ys.append(rng.poisson(mean, 200).astype(float))
+        recs.append(dict(
+            sku_id=f"R{k}", location_id="L1", model=model, lifecycle="active",
+            abc_class="ABC"[k], demand_class="smooth", lead_time_days=3.0,
+            lead_time_std_days=0.5, review_period_days=7, unit_cost=2.0, order_cost=5.0,
+            holding_rate=0.25, shortage_cost=3.0, moq=moq, pack_size=pack, service_level=None,
+        ))
+    _, first = replay_bucket([prepare(y, r, sim) for y, r in zip(ys, recs, strict=True)], sim)
+    return first, recs, sim
+
+
+def _replay_tables(spark, inputs: pd.DataFrame, recs: list[dict], levels) -> tuple:
+    """forecasts, item_params, inventory, profile and residuals holding exactly what the
+    replay's first review planned from."""
+    from restock.planning.policy import interval_z
+
+    forecasts, residuals = [], []
+    for _, row in inputs.iterrows():
+        for step, yhat in enumerate(row["yhat"], start=1):
+            hi = yhat + (row["sigma_daily"] * interval_z(levels) if step == 1 else 1.0)
+            forecasts.append((row["sku_id"], "L1", row["model"], step,
+                              SIM_AS_OF + dt.timedelta(days=step), float(yhat), float(yhat) - 1,
+                              float(yhat) + 1, float(yhat) - 1, float(hi), "native", "ok", None))
+        for k, window in enumerate(row["cum_errors"] or []):
+            residuals.append((row["sku_id"], "L1", row["model"], _day(1 + k),
+                              [float(x) for x in window]))
+    params = [tuple(r[c] for c in ("sku_id", "location_id", "lead_time_days",
+                                   "lead_time_std_days", "review_period_days", "unit_cost",
+                                   "order_cost", "holding_rate", "shortage_cost", "moq",
+                                   "pack_size", "service_level", "lifecycle")) for r in recs]
+    stock = [(r["sku_id"], "L1", SIM_AS_OF, float(r["on_hand"]), float(r["on_order"]),
+              float(r["backorders"])) for _, r in inputs.iterrows()]
+    profile = [(r["sku_id"], "L1", r["demand_class"], r["abc_class"], r["lifecycle"], 0.0,
+                float(r["demand_std_daily"])) for _, r in inputs.iterrows()]
+    return (
+        spark.createDataFrame(forecasts, FORECAST_DDL), spark.createDataFrame(params, PARAMS_DDL),
+        spark.createDataFrame(stock, INVENTORY_DDL),
+        spark.createDataFrame(profile, PROFILE_DDL + ", demand_std_daily double"),
+        spark.createDataFrame(residuals, RESIDUALS_DDL),
+    )
+
+
+def test_the_replays_first_review_equals_the_plan_restock_plan_writes(spark, base_conf):
+    first, recs, sim = _replay_first_plans(base_conf)
+    assert set(first) == {"normal", "intervals", "empirical"}
+    for method, (inputs, replayed) in first.items():
+        tables = _replay_tables(spark, inputs, recs, sim.forecast.levels)
+        settings = dataclasses.replace(sim.policy, safety_stock_method=method)
+        written = build_plan(*tables, as_of_date=SIM_AS_OF, settings=settings).toPandas()
+        written = written.sort_values("sku_id").reset_index(drop=True)
+        replayed = replayed.sort_values("sku_id").reset_index(drop=True)
+        assert list(written["sku_id"]) == ["R0", "R1", "R2"]
+        assert (replayed["order_qty"] > 0).all()  # the replayed position asks for an order
+        for name in ("safety_stock", "reorder_point", "order_up_to", "order_qty",
+                     "inventory_position", "protection_demand", "z"):
+            want = pytest.approx(_floats(replayed[name]), rel=1e-9, abs=1e-9)
+            assert _floats(written[name]) == want, (method, name)
+        assert _values(written["sigma_method"]) == _values(replayed["sigma_method"]), method

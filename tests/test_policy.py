@@ -364,3 +364,58 @@ def test_the_service_level_target_is_the_items_own_else_its_class_else_c():
     abc = ["A", "A", "B", None, "C", "X"]
     np.testing.assert_allclose(policy.service_levels(own, abc),
                                [0.97, 0.98, 0.95, 0.90, 0.90, 0.90])
+
+
+def test_fill_rate_target_by_the_loss_function_matches_the_requirements():
+    # β 0.98, R 7, d̄ 100, σ_d 20, L 4: Q 700, σ_P 66.332, G(z) 0.21106, z 0.458, SS 30.38
+    row = _row(review_period_days=7, service_level=0.98, on_hand=300.0, on_order=50.0,
+               backorders=10.0)
+    got = _plan(row, service_measure="fill_rate").iloc[0]
+    sigma_p = 20.0 * np.sqrt(11.0)
+    assert sigma_p == pytest.approx(66.332, abs=1e-3)
+    assert loss_function_g(got["z"]) == pytest.approx(0.02 * 700 / sigma_p, abs=1e-9)
+    assert 0.02 * 700 / sigma_p == pytest.approx(0.21106, abs=1e-5)
+    assert got["z"] == pytest.approx(0.458, abs=1e-3)
+    assert got["safety_stock"] == pytest.approx(30.38, abs=1e-2)
+    assert got["order_up_to"] == pytest.approx(1130.38, abs=1e-2)
+    # the same item under a 98% cycle service level holds far more
+    cycle = _plan(row).iloc[0]
+    assert cycle["safety_stock"] == pytest.approx(2.053749 * sigma_p, abs=1e-3)
+
+
+def test_fill_rate_targets_come_from_their_own_class_map():
+    settings = _settings(service_measure="fill_rate", fill_rate_by_abc={"A": 0.99, "C": 0.9})
+    assert list(settings.service_levels([None, None, 0.97], ["A", "B", "A"])) == [0.99, 0.9, 0.97]
+    conf = load_conf("local", environ={})
+    bad = {**conf["policy"], "service_measure": "type3"}
+    with pytest.raises(ConfigError, match="service_measure"):
+        PolicySettings.from_conf(bad)
+
+
+def test_rounding_overshoot_of_packs_is_uniform_and_the_target_still_holds():
+    from scipy.stats import norm
+
+    from restock.planning.service import normal_safety_stock, overshoot
+
+    # review demand 1000 ± 30 in packs of 50: the overshoot is uniform on [0, 50)
+    excess = overshoot(np.array([1000.0, 1000.0]), np.array([30.0, 30.0]),
+                       np.array([0.0, 0.0]), np.array([50.0, 0.0]))
+    assert excess[0].mean() == pytest.approx(25.0, abs=2.5)
+    assert excess[0].min() >= 0 and excess[0].max() < 50
+    assert (excess[1] == 0).all()  # no MOQ, no pack: no overshoot
+    # a 95% target on N(0, 40): 65.79 without rounding; with it, mean Φ((SS + E)/σ) = 0.95
+    sigma = np.array([40.0, 40.0])
+    ss = normal_safety_stock(sigma, excess, "cycle", np.array([0.95, 0.95]), np.zeros(2))
+    assert ss[1] == pytest.approx(1.6448536 * 40, abs=1e-5)
+    assert ss[0] < ss[1] - 15
+    assert norm.cdf((ss[0] + excess[0]) / 40.0).mean() == pytest.approx(0.95, abs=1e-9)
+
+
+def test_a_large_moq_lowers_the_order_up_to_level_of_a_periodic_plan():
+    row = _row(review_period_days=7, moq=2000.0, pack_size=0.0)
+    aware, plain = _plan(row).iloc[0], _plan(row, rounding_aware=False).iloc[0]
+    assert plain["safety_stock"] == pytest.approx(1.644854 * 20 * np.sqrt(11), abs=1e-3)
+    # orders of 2000 against 700 a week: the position after a review sits anywhere in
+    # [S, S + 1300]; little or no safety stock is needed on top
+    assert aware["order_up_to"] < plain["order_up_to"] - 50
+    assert aware["order_qty"] == 2000.0 and aware["z"] < plain["z"]

@@ -9,7 +9,7 @@ import pytest
 
 from restock.io.config import load_conf
 from restock.planning.replay import Rules, cycle_windows, replay
-from restock.planning.simulate import Item, SimulationSettings, safety_stocks, simulate_series
+from restock.planning.simulate import Item, SimulationSettings, simulate_series
 
 
 def _settings(**changes) -> SimulationSettings:
@@ -93,7 +93,8 @@ def test_cycle_windows_count_review_cycles_inside_the_replay():
 
 def test_simulated_constant_demand_reproduces_the_closed_form_path():
     # constant 10/day, Naive forecasts 10 exactly, every σ is 0 -> S = 70 for every method;
-    # L = 0, R = 7 over a 91-day holdout: stock 60..0 in every cycle -> mean 30
+    # L = 0, R = 7 over a 91-day holdout: the replay starts at S − d̄·R = 0, so each of the
+    # 13 reviews orders 70 and stock runs 60..0 in every cycle -> mean 30
     y = np.full(400, 10.0)
     settings = _settings(holdout_days=91)
     rows = {(r["strategy"], r["ss_method"]): r for r in simulate_series(y, _item(), settings)}
@@ -101,11 +102,11 @@ def test_simulated_constant_demand_reproduces_the_closed_form_path():
         row = rows[("restock", method)]
         assert row["avg_inventory"] == pytest.approx(30.0)
         assert row["fill_rate"] == 1.0 and row["stockout_days"] == 0
-        assert row["orders_placed"] == 12 and row["ordered_qty"] == pytest.approx(840.0)
+        assert row["orders_placed"] == 13 and row["ordered_qty"] == pytest.approx(910.0)
         assert (row["cycles"], row["cycles_ok"]) == (13, 13)
-        # holding 0.365·2/365 per unit-day · 91 days · 30 units; 12 orders · 5
+        # holding 0.365·2/365 per unit-day · 91 days · 30 units; 13 orders · 5
         assert row["holding_cost"] == pytest.approx(0.002 * 91 * 30)
-        assert row["ordering_cost"] == pytest.approx(60.0)
+        assert row["ordering_cost"] == pytest.approx(65.0)
         assert row["purchase_cost"] == pytest.approx(2.0 * 910)
         assert row["turnover"] == pytest.approx(10 * 365 / 30)
     naive = rows[("naive", "none")]
@@ -152,15 +153,19 @@ def test_short_history_is_reported_not_simulated():
     assert rows == [{"status": "short_history", "error": "9 days before the holdout"}]
 
 
-def test_safety_stock_fallbacks():
-    z, csl = 1.644854, 0.95
-    sigmas = {"normal": 4.0, "intervals": float("nan")}
-    # intervals without a σ falls back to normal: 1.644854·4·sqrt(9) = 19.738248
-    ss_p, ss_l, used = safety_stocks("intervals", z, csl, (9.0, 4.0), 10.0, 0.0, sigmas, [], 20)
-    assert used == "normal" and ss_p == pytest.approx(19.738248, abs=1e-5)
-    assert ss_l == pytest.approx(13.158832, abs=1e-5)
-    # empirical with no error windows: intervals -> normal
-    assert safety_stocks("empirical", z, csl, (9.0, 4.0), 10.0, 0.0, sigmas, [], 20)[2] == "normal"
-    # nothing at all: Poisson σ = sqrt(16) = 4
-    none = {"normal": float("nan"), "intervals": float("nan")}
-    assert safety_stocks("normal", z, csl, (9.0, 4.0), 16.0, 0.0, none, [], 20)[2] == "poisson"
+def test_the_replay_freezes_the_searched_model_form():
+    from statsforecast.models import AutoETS
+
+    from restock.planning.frozen import freeze
+
+    rng = np.random.default_rng(11)
+    y = rng.poisson(8.0, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    guard = _settings().forecast.guard("AutoETS")
+    form = freeze(guard, y[:200])
+    searched = AutoETS(season_length=7).fit(y[:200]).model_["components"]
+    assert form == f"ETS({searched})"
+    # later fits use that form: the same forecast as ETS with the form fixed
+    fixed = AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
+    got = guard.forecast(y=y, h=7)["mean"]
+    assert got == pytest.approx(fixed.forecast(y=y, h=7)["mean"])
+    assert freeze(_settings().forecast.guard("Naive"), y) is None

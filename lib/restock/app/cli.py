@@ -196,8 +196,11 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
               help="Simulate the series and models of this forecast run (default: the latest).")
 @click.option("--as-of-date", type=_DATE,
               help="End of the replayed period (default: the forecast run's as-of date).")
+@click.option("--fit-at-cutoff/--no-fit-at-cutoff", default=True, show_default=True,
+              help="Without --forecast-run-id: first profile, backtest and forecast at the "
+                   "start of the replayed period, so none of it is seen.")
 @common_options
-def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
+def simulate_cmd(run_id, forecast_run_id, as_of_date, fit_at_cutoff, **options) -> None:
     """Replay the policy on held-out demand; write simulation and simulation_summary.
 
     The last simulation.holdout_days days before the as-of date are replayed day by day:
@@ -206,7 +209,14 @@ def simulate_cmd(run_id, forecast_run_id, as_of_date, **options) -> None:
     """
     from restock.reporting import summary as report
 
-    run, state = _execute("simulate", options, run_id, as_of_date,
+    ctx = _context(options)
+    if fit_at_cutoff and not forecast_run_id:
+        from restock.app import steps
+
+        forecast_run_id, end = steps.fit_before_holdout(
+            ctx.spark, ctx.settings, as_of_date.date() if as_of_date else None)
+        as_of_date = dt.datetime.combine(end, dt.time())
+    run, state = _execute("simulate", ctx, run_id, as_of_date,
                           forecast_run_id=forecast_run_id)
     click.echo(report.simulation_text(state["simulation_summary"].toPandas(),
                                       run.settings.simulation))

@@ -18,7 +18,10 @@ from restock.app import pipeline
 from restock.errors import RestockError
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from restock.app.pipeline import Run
+    from restock.app.settings import Settings
 
 
 @dataclass
@@ -104,6 +107,8 @@ VERBS: dict[str, Verb] = {
     "run": Verb(("sales", "item_params", "inventory"), (),
                 ("quality", "profile", "backtest", "forecast", "plan")),
     "simulate": Verb((), (), ("simulate",)),
+    # `restock simulate`'s own fit at the start of the replayed period (fit_before_holdout)
+    "fit": Verb(("sales", "item_params", "inventory"), (), ("profile", "backtest", "forecast")),
 }
 
 
@@ -137,6 +142,27 @@ def _check_wiring(verb: str, spec: Verb, steps: list[Step]) -> None:
             raise RestockError(f"verb '{verb}': step '{step.name}' needs {', '.join(missing)}, "
                                "which no earlier step makes")
         made.update(step.makes)
+
+
+def fit_before_holdout(
+    spark: SparkSession, settings: Settings, as_of_date: dt.date | None
+) -> tuple[str, dt.date]:
+    """Profile, backtest (model selection) and forecast at `as_of − simulation.holdout_days`
+    in a run of their own, so that no step sees the replayed days.
+
+    Returns:
+        That run's id and the replay's as-of date (by default the newest sales date).
+    """
+    from pyspark.sql import functions as F
+
+    from restock.io import runs, tables
+
+    if as_of_date is None:
+        as_of_date = tables.read(spark, settings.conf, "sales").agg(F.max("date")).first()[0]
+    cutoff = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
+    fit = pipeline.Run(spark, settings.conf, runs.new_run_id(), cutoff, settings=settings)
+    execute("fit", fit)
+    return fit.run_id, as_of_date
 
 
 def reference_date(as_of: dt.date | None) -> dt.date:

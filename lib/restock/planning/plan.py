@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from restock.io.tables import SERIES_KEYS
 from restock.planning.bounds import CHECKED_PLAN_SCHEMA, PlanSettings, checked_batches
 from restock.planning.planner import PLAN_INPUT_FIELDS
-from restock.planning.policy import PolicySettings, z_score
+from restock.planning.policy import PolicySettings, interval_z
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -102,13 +102,13 @@ def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFra
 
 
 def _sigma(levels: tuple[float, ...]) -> Column:
-    """One-step σ_d from the widest interval's upper bound (null without levels)."""
+    """One-step σ_d from the widest interval's upper bound (null without levels): the
+    Spark form of `policy.interval_sigma`, which the replay uses."""
     from pyspark.sql import functions as F
 
     if not levels:
         return F.lit(None).cast("double")
-    widest = max(levels)
-    return (F.col(f"hi_{widest}") - F.col("yhat")) / F.lit(z_score(0.5 + widest / 200.0))
+    return (F.col(f"hi_{max(levels)}") - F.col("yhat")) / F.lit(interval_z(levels))
 
 
 def _latest_inventory(inventory: DataFrame, as_of_date: str | dt.date) -> DataFrame:

@@ -16,11 +16,18 @@ from restock.planning.policy import (
     demand_over,
     empirical_safety_stock,
     eoq,
+    error_blocks,
     expected_fill_rate,
     loss_function_g,
+    order_quantity,
     round_order,
     safety_stock_normal,
     z_score,
+)
+from restock.planning.service import (
+    empirical_safety_stock_for,
+    normal_safety_stock,
+    overshoot,
 )
 
 
@@ -96,7 +103,9 @@ def plan_batch(pdf: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     _targets(pdf, v, settings)
     _inventory(pdf, v)
     _demand(matrix, v)
+    _lot(pdf, v, settings)
     _safety_stock(pdf, v, settings)
+    _meet_target(pdf, v, settings)
     _orders(pdf, v, settings)
     _alerts(v, settings)
     _costs(pdf, v, settings)
@@ -256,22 +265,68 @@ def _empirical(cum_errors: pd.Series, v: dict[str, Any], least: int) -> tuple[np
     return found[0], found[1]
 
 
-def _orders(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
-    """Reorder point, order-up-to level, EOQ, and the raw and rounded order quantity."""
-    position = v["inventory_position"]
-    v["reorder_point"] = v["lead_time_demand"] + v["ss_lead"]
-    v["order_up_to"] = v["protection_demand"] + v["safety_stock"]
+def _lot(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
+    """Holding cost per unit and year, annual demand, EOQ, and the quantity per cycle Q
+    (the EOQ under continuous review, d̄·max(R, 1) under periodic: one order per review)."""
     v["holding_cost_unit_year"] = _num(pdf["holding_rate"]) * _num(pdf["unit_cost"])
     v["annual_demand"] = v["mean_daily_demand"] * settings.days_per_year
     v["eoq"] = eoq(v["annual_demand"], _num(pdf["order_cost"]), v["holding_cost_unit_year"])
-    if settings.policy_type == "periodic":
-        raw = np.maximum(0.0, v["order_up_to"] - position)
-    else:
-        lot = v["eoq"]
-        lot_ok = np.isfinite(lot) & (lot > 0)
-        gap = v["reorder_point"] - position
-        lots = np.floor(gap / np.where(lot_ok, lot, 1.0)) + 1.0
-        raw = np.where(position <= v["reorder_point"], np.where(lot_ok, lots * lot, gap), 0.0)
+    periodic = settings.policy_type == "periodic"
+    v["cycle_qty"] = (v["mean_daily_demand"] * np.maximum(v["review_days"], 1.0) if periodic
+                      else v["eoq"])
+
+
+def _meet_target(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
+    """Safety stock that meets the target after rounding, or for a fill-rate target.
+
+    Periodic review with a review period and an MOQ or pack (`rounding_aware`): the
+    overshoot E of the rounded orders (`service.overshoot`) counts as stock the target
+    needs no safety stock for. Fill rate: the expected shortage per cycle equals
+    `(1 − β)·Q`. The empirical method works on its error samples, the others on
+    N(0, σ_P); the lead-time variability term of the empirical method is added back, the
+    ROP's safety stock scaled alike, and z becomes the effective `SS / σ_P`.
+    """
+    moq, pack = _num(pdf["moq"], fill=0.0), _num(pdf["pack_size"], fill=0.0)
+    rounds = (settings.rounding_aware & (settings.policy_type == "periodic")
+              & (v["review_days"] >= 1) & ((moq > 0) | (pack > 0)))
+    todo = np.isfinite(v["safety_stock"]) & np.isfinite(v["sigma_protection"]) & (
+        rounds | (settings.service_measure == "fill_rate"))
+    rows = np.flatnonzero(todo)
+    if not rows.size:
+        return
+    sigma_p, mean = v["sigma_protection"][rows], v["mean_daily_demand"][rows]
+    review = np.maximum(v["review_days"][rows], 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        review_std = sigma_p * np.sqrt(review / np.maximum(v["protection_days"][rows], 1e-9))
+    excess = np.where(rounds[rows, None], overshoot(mean * review, review_std, moq[rows],
+                                                    pack[rows]), 0.0)
+    measure, target, qty = settings.service_measure, v["service_level"][rows], v["cycle_qty"][rows]
+    found = normal_safety_stock(sigma_p, excess, measure, target, qty)
+    lead_std = _num(pdf["lead_time_std_days"], fill=0.0)
+    for k, i in enumerate(rows):
+        if v["sigma_method"][i] == "empirical":
+            samples = error_blocks(pdf["cum_errors"].iloc[i], v["protection_days"][i])
+            own = empirical_safety_stock_for(samples, excess[k], measure, target[k], qty[k])
+            term = v["z"][i] * mean[k] * lead_std[i]
+            found[k] = own + np.hypot(max(own, 0.0), term) - max(own, 0.0)
+    # the rounding credit never takes S below the lead-time demand: an order-up-to level
+    # under it (an MOQ far above the review's demand gave S < 0) would never trigger an
+    # order again under lost sales, whatever the average excess says
+    floor = v["lead_time_demand"][rows] - v["protection_demand"][rows]
+    found = np.where(rounds[rows] & np.isfinite(floor), np.maximum(found, floor), found)
+    old = v["safety_stock"][rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v["ss_lead"][rows] = np.where(old > 0, v["ss_lead"][rows] * found / old, found)
+        v["z"][rows] = np.where(sigma_p > 0, found / sigma_p, v["z"][rows])
+    v["safety_stock"][rows] = found
+
+
+def _orders(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
+    """Reorder point, order-up-to level, and the raw and rounded order quantity."""
+    v["reorder_point"] = v["lead_time_demand"] + v["ss_lead"]
+    v["order_up_to"] = v["protection_demand"] + v["safety_stock"]
+    raw = order_quantity(settings.policy_type == "periodic", v["inventory_position"],
+                         v["order_up_to"], v["reorder_point"], v["eoq"])
     ordering = np.isin(v["status"], _ORDERING)
     v["order_qty_raw"] = np.where(ordering, raw, 0.0)
     v["order_qty"] = round_order(v["order_qty_raw"], _num(pdf["moq"]), _num(pdf["pack_size"]))
@@ -294,9 +349,7 @@ def _alerts(v: dict[str, Any], settings: PolicySettings) -> None:
 def _costs(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings) -> None:
     """Expected fill rate; annual holding, ordering and shortage cost, their total, and the
     purchase cost of the annual demand (reported apart: no policy changes it)."""
-    mean, z = v["mean_daily_demand"], v["z"]
-    periodic = settings.policy_type == "periodic"
-    cycle_qty = mean * np.maximum(v["review_days"], 1.0) if periodic else v["eoq"]
+    z, cycle_qty = v["z"], v["cycle_qty"]
     annual = v["annual_demand"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cycles = np.where(annual > 0, annual / cycle_qty, np.where(annual == 0, 0.0, np.nan))

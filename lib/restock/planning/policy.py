@@ -148,25 +148,13 @@ def round_order(qty: Num, moq: Num, pack_size: Num) -> Num:
     return _out(np.where(np.isnan(q), np.nan, np.where(q > 0, packed, 0.0)))
 
 
-def empirical_safety_stock(
-    cum_errors: Iterable[Sequence[float]], days: float, csl: float, min_samples: int = 20
-) -> tuple[float, int] | None:
-    """Safety stock from the pooled backtest errors over P = round(days) consecutive days.
+def error_blocks(cum_errors: Iterable[Sequence[float]], days: float) -> np.ndarray:
+    """Pooled backtest error sums over P = max(1, days rounded half up) consecutive days.
 
     Each window is a list whose element k−1 is the sum of (actual − forecast) over days
     1..k after a backtest cutoff. Every block of P consecutive days of every window is a
-    sample (block sum = cum[s+P−1] − cum[s−1]); the safety stock is the `csl` quantile of
-    the pooled samples (numpy's linear interpolation), floored at 0.
-
-    Args:
-        cum_errors: the windows; windows shorter than P or holding non-finite values add nothing.
-        days: protection interval in days; P = max(1, days rounded half up).
-        csl: cycle service level in (0, 1).
-        min_samples: fewest pooled samples accepted.
-
-    Returns:
-        (safety stock, sample count), or None with fewer than `min_samples` samples
-        (in particular when P exceeds every window's length).
+    sample (block sum = cum[s+P−1] − cum[s−1]); windows shorter than P or holding
+    non-finite values add nothing.
     """
     span = max(1, int(np.floor(days + 0.5)))
     blocks = []
@@ -174,10 +162,56 @@ def empirical_safety_stock(
         cum = np.concatenate([[0.0], np.asarray(window, dtype=float)])
         if len(cum) > span and np.isfinite(cum).all():
             blocks.append(cum[span:] - cum[:-span])
-    samples = np.concatenate(blocks) if blocks else np.empty(0)
+    return np.concatenate(blocks) if blocks else np.empty(0)
+
+
+def empirical_safety_stock(
+    cum_errors: Iterable[Sequence[float]], days: float, csl: float, min_samples: int = 20
+) -> tuple[float, int] | None:
+    """Safety stock from the pooled backtest errors over the protection interval.
+
+    The `csl` quantile (numpy's linear interpolation) of `error_blocks`, floored at 0.
+
+    Returns:
+        (safety stock, sample count), or None with fewer than `min_samples` samples
+        (in particular when P exceeds every window's length).
+    """
+    samples = error_blocks(cum_errors, days)
     if samples.size == 0 or samples.size < min_samples:
         return None
     return max(0.0, float(np.quantile(samples, csl))), int(samples.size)
+
+
+def interval_z(levels: Sequence[float]) -> float:
+    """`Φ⁻¹(0.5 + W/200)`, W the widest interval level in percent (NaN without levels)."""
+    return float(z_score(0.5 + max(levels) / 200.0)) if len(levels) else float("nan")
+
+
+def interval_sigma(hi: Num, yhat: Num, levels: Sequence[float]) -> Num:
+    """One-step σ_d from the widest interval: `(hi_W − yhat) / Φ⁻¹(0.5 + W/200)`."""
+    hi, yhat = _arrays(hi, yhat)
+    return _out((hi - yhat) / interval_z(levels))
+
+
+def order_quantity(
+    periodic: bool, position: Num, order_up_to: Num, reorder_point: Num, lot: Num
+) -> Num:
+    """The unrounded order at inventory position IP (NaN levels order nothing).
+
+    Periodic (R, S): `max(0, S − IP)`. Continuous (s, nQ): when IP ≤ ROP the smallest
+    multiple of the lot that lifts IP above the ROP (just up to the ROP when the lot is
+    not positive or undefined), else 0. `round_order` then applies MOQ and packs.
+    """
+    ip, s, rop, lot = _arrays(position, order_up_to, reorder_point, lot)
+    with np.errstate(invalid="ignore"):
+        if periodic:
+            raw = np.where(np.isfinite(s), np.maximum(0.0, s - ip), 0.0)
+        else:
+            lot_ok = np.isfinite(lot) & (lot > 0)
+            gap = rop - ip
+            lots = np.floor(gap / np.where(lot_ok, lot, 1.0)) + 1.0
+            raw = np.where(np.isfinite(rop) & (ip <= rop), np.where(lot_ok, lots * lot, gap), 0.0)
+    return _out(raw)
 
 
 @dataclass(frozen=True)
@@ -191,6 +225,9 @@ class PolicySettings:
     days_per_year: float
     empirical_min_samples: int
     levels: tuple[float, ...] = ()
+    service_measure: str = "cycle"
+    fill_rate_by_abc: dict[str, float] | None = None
+    rounding_aware: bool = True
 
     @classmethod
     def from_conf(cls, policy: Mapping[str, Any], levels: Iterable[float] = ()) -> PolicySettings:
@@ -204,12 +241,13 @@ class PolicySettings:
         missing = [k for k in keys if k not in policy]
         if missing:
             raise ConfigError(f"conf section 'policy' lacks {', '.join(missing)}")
-        targets = {str(k): float(v) for k, v in dict(policy["service_level_by_abc"]).items()}
+        targets = _targets(policy["service_level_by_abc"], "service_level_by_abc")
+        fill = _targets(policy.get("fill_rate_by_abc", targets), "fill_rate_by_abc")
+        measure = str(policy.get("service_measure", "cycle"))
+        _check(measure in ("cycle", "fill_rate"), "service_measure", "cycle or fill_rate")
         _check(policy["type"] in ("periodic", "continuous"), "type", "periodic or continuous")
         _check(policy["safety_stock_method"] in ("auto", "normal", "intervals", "empirical"),
                "safety_stock_method", "auto, normal, intervals or empirical")
-        _check("C" in targets and all(0 < v < 1 for v in targets.values()),
-               "service_level_by_abc", "a map with class C, values strictly between 0 and 1")
         _check(float(policy["overstock_days_of_cover"]) > 0, "overstock_days_of_cover", "> 0")
         _check(float(policy["days_per_year"]) > 0, "days_per_year", "> 0")
         _check(int(policy["empirical_min_samples"]) >= 1, "empirical_min_samples", ">= 1")
@@ -219,16 +257,28 @@ class PolicySettings:
             overstock_days_of_cover=float(policy["overstock_days_of_cover"]),
             days_per_year=float(policy["days_per_year"]),
             empirical_min_samples=int(policy["empirical_min_samples"]),
-            levels=tuple(levels),
+            levels=tuple(levels), service_measure=measure, fill_rate_by_abc=fill,
+            rounding_aware=bool(policy.get("rounding_aware", True)),
         )
 
     def service_levels(self, own: Sequence[Any], abc_class: Sequence[Any]) -> np.ndarray:
-        """Per series, the cycle-service-level target: its own when strictly in (0, 1), else
-        its ABC class's, else class C's (null or unknown class)."""
+        """Per series, the target of the service measure (cycle service level, or fill
+        rate under `fill_rate`): its own when strictly in (0, 1), else its ABC class's,
+        else class C's (null or unknown class)."""
         own = pd.to_numeric(pd.Series(own, dtype=object), errors="coerce").to_numpy(np.float64)
         targets = self.service_level_by_abc
+        if self.service_measure == "fill_rate" and self.fill_rate_by_abc:
+            targets = self.fill_rate_by_abc
         by_class = pd.Series(abc_class, dtype=object).map(targets).fillna(targets["C"])
         return np.where((own > 0) & (own < 1), own, by_class.to_numpy(np.float64))
+
+
+def _targets(values: Mapping[str, Any], key: str) -> dict[str, float]:
+    """A per-ABC-class target map, checked: class C present, values in (0, 1)."""
+    targets = {str(k): float(v) for k, v in dict(values).items()}
+    _check("C" in targets and all(0 < v < 1 for v in targets.values()),
+           key, "a map with class C, values strictly between 0 and 1")
+    return targets
 
 
 def _check(ok: bool, key: str, expected: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from restock.planning.policy import round_order
+from restock.planning.policy import order_quantity, round_order
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,66 @@ class Trace:
     order_qty: np.ndarray
 
 
+class Stock:
+    """On hand, pipeline and backlog of many independent replays ("lanes"), one day at a time.
+
+    The caller runs each day as `receive`, then (with `position`) decides and `place`s
+    orders, then `serve`s the day's demand; `trace` gives one lane's record.
+    """
+
+    def __init__(self, on_hand: np.ndarray, days: int, max_lead: int, backorder: bool) -> None:
+        lanes = len(on_hand)
+        self.on_hand = np.asarray(on_hand, dtype=float).copy()
+        self.on_order, self.backlog = np.zeros(lanes), np.zeros(lanes)
+        self.due = np.zeros((lanes, days + max_lead + 1))
+        self.end = np.zeros((lanes, days))
+        self.served, self.short = np.zeros((lanes, days)), np.zeros((lanes, days))
+        self.placed: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
+        self.backorder = backorder
+
+    def receive(self, t: int) -> None:
+        """Put away the receipts due on day t."""
+        self.on_hand += self.due[:, t]
+        self.on_order -= self.due[:, t]
+
+    def position(self) -> np.ndarray:
+        """Inventory position: on hand + on order − backorders."""
+        return self.on_hand + self.on_order - self.backlog
+
+    def place(self, t: int, qty: np.ndarray, lead_days: np.ndarray) -> None:
+        """Order qty per lane on day t (0 = none); lead time 0 arrives at once."""
+        lanes = np.flatnonzero(qty > 0)
+        if not lanes.size:
+            return
+        arrival = t + lead_days[lanes].astype(int)
+        self.placed.append((lanes, t, arrival, qty[lanes]))
+        now = arrival == t
+        self.on_hand[lanes[now]] += qty[lanes[now]]
+        np.add.at(self.due, (lanes[~now], arrival[~now]), qty[lanes[~now]])
+        self.on_order[lanes[~now]] += qty[lanes[~now]]
+
+    def serve(self, t: int, demand: np.ndarray) -> None:
+        """Fill the backlog first, then serve the day's demand; record the end of day."""
+        filled = np.minimum(self.backlog, self.on_hand)
+        self.backlog -= filled
+        self.on_hand -= filled
+        demand = np.maximum(np.asarray(demand, dtype=float), 0.0)
+        self.served[:, t] = np.minimum(demand, self.on_hand)
+        self.short[:, t] = demand - self.served[:, t]
+        self.on_hand -= self.served[:, t]
+        if self.backorder:
+            self.backlog += self.short[:, t]
+        self.end[:, t] = self.on_hand
+
+    def trace(self, lane: int) -> Trace:
+        """What happened in one lane."""
+        rows = [(t, arrival[k], qty[k]) for lanes, t, arrival, qty in self.placed
+                for k in np.flatnonzero(lanes == lane)]
+        orders = np.array(rows, dtype=float).reshape(-1, 3)
+        return Trace(self.end[lane], self.served[lane], self.short[lane],
+                     orders[:, 0].astype(int), orders[:, 1].astype(int), orders[:, 2])
+
+
 def replay(
     demand: np.ndarray,
     lead_days: np.ndarray,
@@ -60,7 +120,7 @@ def replay(
     start_on_hand: float,
     backorder: bool = False,
 ) -> Trace:
-    """Replay the order rules against daily demand.
+    """Replay fixed order rules against daily demand (one lane of `Stock`).
 
     Args:
         demand: the day's demand, one value per day (negative counts as 0).
@@ -70,48 +130,20 @@ def replay(
         backorder: unmet demand waits for the next receipts (else it is lost).
     """
     days = len(demand)
-    demand = np.maximum(np.asarray(demand, dtype=float), 0.0)
-    on_hand_end, served, short = np.zeros(days), np.zeros(days), np.zeros(days)
-    due = np.zeros(days + int(np.max(lead_days, initial=0)) + 1)
-    placed: list[tuple[int, int, float]] = []
-    on_hand, on_order, backlog = float(start_on_hand), 0.0, 0.0
+    lead_days = np.asarray(lead_days, dtype=int)
+    stock = Stock(np.array([start_on_hand]), days, int(np.max(lead_days, initial=0)), backorder)
+    periodic = rules.order_up_to is not None
+    nan = np.full(days, np.nan)
+    up_to = rules.order_up_to if periodic else nan
+    rop = nan if periodic else rules.reorder_point
+    lot = nan if periodic else rules.lot
     for t in range(days):
-        on_hand, on_order = on_hand + due[t], on_order - due[t]
-        qty = _order(rules, t, on_hand + on_order - backlog)
-        if qty > 0:
-            arrival = t + int(lead_days[t])
-            placed.append((t, arrival, qty))
-            if arrival == t:
-                on_hand += qty
-            else:
-                due[arrival] += qty
-                on_order += qty
-        if backlog > 0:
-            filled = min(backlog, on_hand)
-            backlog, on_hand = backlog - filled, on_hand - filled
-        served[t] = min(demand[t], on_hand)
-        short[t] = demand[t] - served[t]
-        on_hand -= served[t]
-        if backorder:
-            backlog += short[t]
-        on_hand_end[t] = on_hand
-    orders = np.array(placed, dtype=float).reshape(-1, 3)
-    return Trace(on_hand_end, served, short, orders[:, 0].astype(int), orders[:, 1].astype(int),
-                orders[:, 2])
-
-
-def _order(rules: Rules, t: int, position: float) -> float:
-    """The rounded order quantity of day t at inventory position `position`."""
-    if rules.order_up_to is not None:
-        target = rules.order_up_to[t]
-        raw = max(0.0, target - position) if np.isfinite(target) else 0.0
-    else:
-        rop, lot = rules.reorder_point[t], rules.lot[t]
-        if not np.isfinite(rop) or position > rop:
-            return 0.0
-        gap = rop - position
-        raw = (np.floor(gap / lot) + 1.0) * lot if np.isfinite(lot) and lot > 0 else gap
-    return float(round_order(raw, rules.moq, rules.pack_size)) if raw > 0 else 0.0
+        stock.receive(t)
+        raw = order_quantity(periodic, stock.position(), up_to[t], rop[t], lot[t])
+        qty = np.atleast_1d(round_order(raw, rules.moq, rules.pack_size))
+        stock.place(t, qty, lead_days[t : t + 1])
+        stock.serve(t, demand[t : t + 1])
+    return stock.trace(0)
 
 
 def cycle_windows(
