@@ -24,6 +24,7 @@ from restock.forecasting.calendar import CalendarSettings, collect_events, promo
 from restock.forecasting.forecast import ForecastSettings, forecast
 from restock.forecasting.models import check_models
 from restock.forecasting.profile import ProfileSettings, profile
+from restock.forecasting.selection import select
 from restock.io import runs, tables
 from restock.quality import data_quality as checks
 from restock.quality import rules as quality
@@ -179,10 +180,11 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
     with run.recorded("backtest") as record:
         candidates = candidates_of(profiled, settings, CalendarSettings.from_conf(run.conf))
         events, promo = _regressors(inputs, run.as_of_date)
-        results = backtest(
+        ranked = backtest(
             inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
             buckets=run.buckets(), events=events, promo_days=promo,
         ).persist()
+        results = select(ranked, profiled, settings, run.buckets()).persist()
         try:
             tables.write_run(
                 _stamped(metrics_table(results, profiled, settings.levels), run),
@@ -195,6 +197,7 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
             tables.write_run(residuals_table(results), run.conf, "backtest_residuals", run.run_id)
         finally:
             results.unpersist()
+            ranked.unpersist()
         selected = _this_run(run, "model_selection")
         record.series_count = selected.count()
         record.rows_out = _this_run(run, "backtest_metrics").count()
