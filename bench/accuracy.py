@@ -52,7 +52,9 @@ from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"  # ../shared/data/real
-WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default"]
+WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default",
+          "default_mase"]
+SELECTING = ("selection", "default", "default_mase", "calendar")
 BASELINES = ["sf_SeasonalNaive", "sf_WindowAverage", "sf_AutoETS", "sf_TSB", "sf_ADIDA",
              "sf_MSTL"]
 STRATEGIES = [*WEEKLY, "calendar", *BASELINES]
@@ -207,12 +209,14 @@ def run_strategy(name: str, data: dict, horizon: int) -> tuple[str, pd.DataFrame
     events = data["events"] if aware else None
     if aware and data["promo"] is not None:
         train = pd.concat([train, data["promo"]], ignore_index=True)
-    kind = "calendar" if name in ("calendar", "default", "selection") else "weekly"
+    kind = "calendar" if name in SELECTING else "weekly"
     routes = data["routes"][kind]
-    if name in ("selection", "default", "calendar"):
+    if name in SELECTING:
         bt = BacktestSettings.from_conf(conf)
         if name == "selection":  # the per-series argmin, as before class selection
             bt = dataclasses.replace(bt, combination_size=0)
+        if name == "default_mase":  # the default, selecting by MASE instead
+            bt = dataclasses.replace(bt, metric="mase")
         ranked = backtest_bucket(train, data["candidates"][kind], settings=bt,
                                  as_of_date=data["train_end"], events=events)
         if name == "selection":
