@@ -194,6 +194,7 @@ def _class_case(settings):
 def test_selection_by_class_keeps_the_class_model_but_for_clear_wins(settings):
     out, classes = _class_case(settings)
     own = out[(out["scope"] == "series") & out["selected"]].set_index("sku_id")["model"]
+    settings = dataclasses.replace(settings, override_margin=0.1)
     chosen = select_frame(out, classes, settings).set_index("sku_id")["model"]
     assert chosen.drop("T").eq("HistoricAverage").all()
     assert chosen["T"] == "Naive"  # beats the class's model by far in every window
@@ -204,6 +205,7 @@ def test_selection_by_class_keeps_the_class_model_but_for_clear_wins(settings):
 
 
 def test_a_small_abc_class_takes_its_demand_class_choice(settings):
+    settings = dataclasses.replace(settings, override_margin=0.1)
     out, classes = _class_case(settings)
     classes.loc[classes["sku_id"].isin(["F0", "F1", "T"]), "abc_class"] = "C"
     chosen = select_frame(out, classes, dataclasses.replace(settings, class_min_series=5))
@@ -212,6 +214,7 @@ def test_a_small_abc_class_takes_its_demand_class_choice(settings):
 
 
 def test_spark_selection_equals_pandas(spark, settings):
+    settings = dataclasses.replace(settings, override_margin=0.1)
     out, classes = _class_case(settings)
     expected = select_frame(out, classes, settings).sort_values("sku_id", ignore_index=True)
     results = spark.createDataFrame(out.drop(columns=["cum_error"]))
