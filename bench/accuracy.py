@@ -1,22 +1,27 @@
 """Accuracy per forecasting strategy on a holdout the strategies never saw.
 
-The last `--horizon` days of every series are held out (by default 2026-11-27 .. 12-24:
-Black Friday and the Christmas run-up). Everything else (profile, routing, backtest windows
-for the per-series selection) uses only the days before them. Then each strategy forecasts
-the holdout and is scored per series: MASE (scaled by the in-sample seasonal-naive MAE),
-pooled WAPE and bias (Σ(forecast − actual) / Σ actual), plus the CPU seconds it used.
-Strategies, weekly-only (season 7, no regressors): seasonal naive, AutoETS only, AutoARIMA
-only, routing by demand class, per-series selection by backtest (its CPU includes the
-backtest); calendar-aware: `calendar` = per-series selection with the yearly model (MSTL)
-among the candidates where the yearly component is material and the promotion / event
-regressors (post-hoc uplift for models without them). Bias is also reported on the holdout
-days with a promotion, with a calendar event, and on plain days; on generated data MASE
-is also given for the series the generator gave a yearly cycle or promotions, and two
-oracles are scored: the generator's true mean demand and its true median (the forecast no
-strategy beats on MAE, so the MASE floor the noise leaves). `--mix calendar` generates
-data where every series has a yearly cycle and promotions.
+The last `--horizon` days of every series are held out. Everything else (profile, routing,
+backtest windows for selection) uses only the days before them. Then each strategy
+forecasts the holdout and is scored per series: MASE and RMSSE (scaled by the in-sample
+seasonal-naive MAE / MSE), pooled WAPE and bias (Σ(forecast − actual) / Σ actual), plus the
+CPU seconds it used (a selection's includes its backtest).
+restock strategies (season 7): seasonal naive, AutoETS only, routing by demand class,
+`selection` = the old per-series argmin of the backtest (no combinations), `default` =
+what `restock run` does: the model per demand and ABC class from the pooled backtest,
+Mean(A+B) combinations among the candidates, a series' own model only on a clear win
+(`restock.forecasting.selection`), the yearly model where the yearly gate admits it.
+`calendar` adds promotion / event regressors (generated data only has them).
+Plain statsforecast baselines on the same holdout and training days: `sf_SeasonalNaive`,
+`sf_WindowAverage` (28 days), `sf_AutoETS`, `sf_TSB` (0.1, 0.1), `sf_ADIDA`, `sf_MSTL`
+(7, 365 with an AutoETS trend).
+`--dataset rossmann` reads the real daily Rossmann subset (../shared/data/real): a closed
+day (Open = 0) enters the history as 0 (restock has no closed-day notion yet) and is not
+scored: every strategy is scored on the open holdout days only. On generated data the
+MASE is also given for the series the generator gave a yearly cycle or promotions, and two
+oracles are scored (the generator's true mean and median demand).
 
     python bench/accuracy.py [--series 200] [--days 1095] [--mix default|calendar]
+    python bench/accuracy.py --dataset rossmann
     python bench/accuracy.py --csv sales.csv --id-cols store,item --date-col date \\
         --target-col sales
 """
@@ -34,19 +39,46 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from baselines import BASELINES, baseline
 
 from restock.dev.generate import MAX_LOCATIONS, MIXES, demand_quantile, generated_days, series_spec
 from restock.forecasting.backtest import BacktestSettings, backtest_bucket
 from restock.forecasting.exog import Exog, split_promo
 from restock.forecasting.forecast import ForecastSettings, forecast_bucket
-from restock.forecasting.metrics import seasonal_naive_scale
+from restock.forecasting.metrics import seasonal_naive_scale, seasonal_naive_scale_sq
 from restock.forecasting.panel import EPOCH, build_panel, epoch_day
+from restock.forecasting.selection import select_frame
 from restock.io.config import load_conf
 from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
-WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection"]
-STRATEGIES = [*WEEKLY, "calendar"]
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"  # ../shared/data/real
+WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default",
+          "default_mase"]
+SELECTING = ("selection", "default", "default_mase", "calendar")
+STRATEGIES = [*WEEKLY, "calendar", *BASELINES]
+DEFAULT_STRATEGIES = [s for s in STRATEGIES if s != "AutoARIMA"]
+
+
+def rossmann_sales(folder: Path) -> tuple[pd.DataFrame, set]:
+    """Rossmann daily store sales as restock sales rows (sku_id = store, one location), and
+    the (sku_id, location_id, date) of closed days (Open = 0), which are not scored."""
+    raw = pd.read_csv(folder / "rossmann-sales.csv", parse_dates=["Date"],
+                      dtype={"StateHoliday": str})
+    sales = pd.DataFrame({
+        "sku_id": "store" + raw["Store"].astype(str).str.zfill(4), "location_id": "all",
+        "date": raw["Date"].dt.date, "quantity": raw["Sales"].astype(float),
+    })
+    closed = sales.loc[raw["Open"].eq(0), KEYS + ["date"]]
+    return sales, set(closed.itertuples(index=False, name=None))
+
+
+def closed_days(args: argparse.Namespace) -> set:
+    """(sku_id, location_id, epoch day) the holdout does not score: closed days."""
+    if args.dataset != "rossmann":
+        return set()
+    _, closed = rossmann_sales(args.real_dir / "rossmann")
+    return {(sku, loc, epoch_day(day)) for sku, loc, day in closed}
 
 
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
@@ -54,7 +86,11 @@ def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
     from restock.dev.generate import generate
     from restock.io import tables
 
-    if not args.csv:
+    if args.dataset == "rossmann":
+        sales, _ = rossmann_sales(args.real_dir / "rossmann")
+        tables.write_input(spark.createDataFrame(sales), conf, "sales", "bench rossmann")
+        return
+    if not args.csv:  # generated data
         frames = generate(spark, args.series, args.days, args.seed, args.end_date,
                           mix=MIXES[args.mix])
         for name, df in frames.items():
@@ -118,6 +154,8 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
             "calendar": candidates_of(profiled, settings, dataclasses.replace(
                 CalendarSettings.from_conf(conf), benchmark=None)).toPandas(),
         },
+        "closed": closed_days(args),
+        "classes": profiled.select(*KEYS, "demand_class", "abc_class").toPandas(),
         "train_end": run.as_of_date,
         "end": end,
         "conf": conf,
@@ -130,18 +168,27 @@ def run_strategy(name: str, data: dict, horizon: int) -> tuple[str, pd.DataFrame
     fc = ForecastSettings.from_conf(conf)
     fc = type(fc)(**{**fc.__dict__, "horizon_days": horizon})
     train = data["history"][data["history"]["day"] <= epoch_day(data["train_end"])]
+    started = time.process_time()
+    if name in BASELINES:
+        return name, baseline(name, train, horizon), time.process_time() - started
     aware = name == "calendar"
     events = data["events"] if aware else None
     if aware and data["promo"] is not None:
         train = pd.concat([train, data["promo"]], ignore_index=True)
-    kind = "calendar" if aware else "weekly"
+    kind = "calendar" if name in SELECTING else "weekly"
     routes = data["routes"][kind]
-    started = time.process_time()
-    if name in ("selection", "calendar"):
+    if name in SELECTING:
         bt = BacktestSettings.from_conf(conf)
+        if name == "selection":  # the per-series argmin, as before class selection
+            bt = dataclasses.replace(bt, combination_size=0)
+        if name == "default_mase":  # the default, selecting by MASE instead
+            bt = dataclasses.replace(bt, metric="mase")
         ranked = backtest_bucket(train, data["candidates"][kind], settings=bt,
                                  as_of_date=data["train_end"], events=events)
-        chosen = ranked[(ranked["scope"] == "series") & ranked["selected"]]
+        if name == "selection":
+            chosen = ranked[(ranked["scope"] == "series") & ranked["selected"]]
+        else:
+            chosen = select_frame(ranked, data["classes"], bt)
         routes = routes.merge(chosen[[*KEYS, "model"]].rename(columns={"model": "selected"}),
                               on=KEYS, how="left")
         routes["model"] = routes["selected"].fillna(routes["model"])
@@ -150,6 +197,7 @@ def run_strategy(name: str, data: dict, horizon: int) -> tuple[str, pd.DataFrame
         routes = routes[KEYS].assign(model=name)
     out = forecast_bucket(train, routes, settings=fc, as_of_date=data["train_end"],
                           events=events)
+    out.attrs["models"] = routes["model"].value_counts().to_dict()
     return name, out, time.process_time() - started
 
 
@@ -171,27 +219,31 @@ def day_flags(data: dict, panel, horizon: int) -> tuple[set, set]:
 
 
 def score(forecasts: pd.DataFrame, data: dict, season: int) -> pd.DataFrame:
-    """Per series: MAE, MASE scale, sums for WAPE and bias on the holdout, and the error and
-    actual sums on promotion days, calendar-event days and plain days."""
+    """Per series, on the scored holdout days (all but closed days): MAE, MSE, the MASE and
+    RMSSE scales, sums for WAPE and bias, and the error and actual sums on promotion days,
+    calendar-event days and plain days."""
     history, _ = split_promo(data["history"])
     panel = build_panel(history, epoch_day(data["end"]))
     rows = []
-    flags = data["flags"]
+    flags, closed = data["flags"], data["closed"]
     for (sku, loc), group in forecasts.dropna(subset=["yhat"]).groupby(KEYS):
         code = panel.codes_of(pd.DataFrame({"sku_id": [sku], "location_id": [loc]}))[0]
         y = panel.series(code)
         group = group.sort_values("step")
         actual = y[-len(group):]
         train = y[: -len(group)]
-        errors = group["yhat"].to_numpy() - actual
         days = range(panel.end - len(group) + 1, panel.end + 1)
-        masks = [np.array([(code, d) in f for d in days], dtype=bool) for f in flags]
+        scored = np.array([(sku, loc, d) not in closed for d in days], dtype=bool)
+        errors = (group["yhat"].to_numpy() - actual)[scored]
+        actual = actual[scored]
+        masks = [np.array([(code, d) in f for d in days], dtype=bool)[scored] for f in flags]
         plain = ~(masks[0] | masks[1])
         parts = [v for m in (*masks, plain) for v in (errors[m].sum(), actual[m].sum())]
-        rows.append((sku, loc, np.mean(np.abs(errors)), seasonal_naive_scale(train, season),
+        rows.append((sku, loc, np.mean(np.abs(errors)), np.mean(errors ** 2),
+                     seasonal_naive_scale(train, season), seasonal_naive_scale_sq(train, season),
                      errors.sum(), actual.sum(), np.abs(errors).sum(), *parts))
     return pd.DataFrame(rows, columns=[
-        *KEYS, "mae", "scale", "sum_error", "sum_actual", "sum_abs_error",
+        *KEYS, "mae", "mse", "scale", "scale_sq", "sum_error", "sum_actual", "sum_abs_error",
         "promo_error", "promo_actual", "event_error", "event_actual", "plain_error",
         "plain_actual",
     ])
@@ -237,6 +289,56 @@ def _ratio(num: pd.Series, den: pd.Series) -> float:
     return num.sum() / total if total else float("nan")
 
 
+def report(results: list, scored: dict, common: set, subsets: dict, calendar: bool) -> dict:
+    """Print one row per strategy; return (MASE, RMSSE, |bias|, CPU) per strategy."""
+    extra = "".join(f" {'MASE ' + k[:6]:>12}" for k in subsets)
+    days = "".join(f" {k:>7}" for k in ("promo", "event", "plain")) if calendar else ""
+    print(f"{'strategy':<16} {'MASE':>7}{extra} {'RMSSE':>7} {'WAPE':>7} {'bias':>7}{days} "
+          f"{'CPU s':>8}  models")
+    table = {}
+    for name, out, cpu in results:
+        s = scored[name]
+        s = s[[k in common for k in zip(s["sku_id"], s["location_id"], strict=True)]]
+        s = s.sort_values(KEYS, ignore_index=True)
+        per_series = s["mae"] / s["scale"].where(s["scale"] > 0)
+        rmsse = np.sqrt(s["mse"] / s["scale_sq"].where(s["scale_sq"] > 0)).mean()
+        bias = _ratio(s["sum_error"], s["sum_actual"])
+        table[name] = (per_series.mean(), rmsse, abs(bias), cpu)
+        parts = "".join(f" {per_series[m].mean():>12.3f}" for m in subsets.values())
+        biases = "".join(f" {_ratio(s[f'{k}_error'], s[f'{k}_actual']):>+7.3f}"
+                         for k in ("promo", "event", "plain")) if calendar else ""
+        models = out.attrs.get("models", "") if out is not None else ""
+        top = ", ".join(f"{m} {c}" for m, c in sorted(models.items(), key=lambda i: -i[1])[:4]
+                        ) if models else ""
+        print(f"{name:<16} {table[name][0]:>7.3f}{parts} {rmsse:>7.3f} "
+              f"{_ratio(s['sum_abs_error'], s['sum_actual']):>7.3f} {bias:>+7.3f}{biases} "
+              f"{cpu:>8.1f}  {top}")
+    return table
+
+
+def verdict(table: dict) -> None:
+    """The issue-20 targets for the default strategy, where its references were run."""
+    if "default" not in table:
+        return
+    mase, rmsse, bias, cpu = table["default"]
+    singles = [n for n in BASELINES if n in table]
+    if singles:
+        best = min(singles, key=lambda n: table[n][0])
+        best_rmsse = min(singles, key=lambda n: table[n][1])
+        print(f"default vs best plain statsforecast model: MASE {mase / table[best][0]:.3f} "
+              f"({best}), RMSSE {rmsse / table[best_rmsse][1]:.3f} ({best_rmsse}) (target <= 1)")
+    naive = table.get("sf_SeasonalNaive") or table.get("SeasonalNaive")
+    if naive:
+        print(f"default vs seasonal naive: MASE {mase / naive[0]:.3f} (target <= 0.900)")
+    if "sf_MSTL" in table:
+        print(f"default vs plain MSTL(7, 365): MASE {mase / table['sf_MSTL'][0]:.3f} "
+              "(target <= 1.03)")
+    print(f"default pooled |bias| {bias:.3f} (target <= 0.05)")
+    ets = table.get("sf_AutoETS") or table.get("AutoETS")
+    if ets and ets[3] > 0:
+        print(f"default CPU vs AutoETS everywhere: {cpu / ets[3]:.2f}x (target <= 2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--series", type=int, default=200)
@@ -247,18 +349,22 @@ def main() -> None:
     parser.add_argument("--mix", choices=sorted(MIXES), default="default",
                         help="generated data: the generator's mix of patterns, yearly cycles "
                              "and promotions")
+    parser.add_argument("--dataset", choices=["rossmann"],
+                        help="a real dataset of ../shared/data/real instead of generated data")
+    parser.add_argument("--real-dir", type=Path, default=REAL, help="the real datasets' folder")
     parser.add_argument("--csv", help="daily sales CSV instead of generated data")
     parser.add_argument("--id-cols", default="sku_id,location_id")
     parser.add_argument("--date-col", default="date")
     parser.add_argument("--target-col", default="quantity")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+    parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                         help="comma list, from: " + ", ".join(STRATEGIES))
     args = parser.parse_args()
     strategies = [n.strip() for n in args.strategies.split(",") if n.strip()]
     unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown:
         raise SystemExit(f"--strategies: unknown {', '.join(unknown)}")
+    generated = not (args.csv or args.dataset)
     work = Path(tempfile.mkdtemp(prefix="restock-accuracy-"))
     try:
         data = prepare(args, work)
@@ -273,46 +379,16 @@ def main() -> None:
         common = set.intersection(*(set(zip(s["sku_id"], s["location_id"], strict=True))
                                     for s in scored.values()))
         print(f"{len(common)} series, holdout {data['train_end'] + dt.timedelta(days=1)} .. "
-              f"{data['end']} ({args.horizon} days)")
+              f"{data['end']} ({args.horizon} days)"
+              + (", closed days not scored" if data["closed"] else ""))
         subsets = {}
-        if not args.csv:
+        if generated:
             keys = pd.DataFrame(sorted(common), columns=KEYS)
             subsets = generated_subsets(keys, args)
             for name, q in (("oracle mean", None), ("oracle median", 0.5)):
                 scored[name] = score(oracle(keys, args, data, q), data, season)
                 results.append((name, None, 0.0))
-        extra = "".join(f" {'MASE ' + k[:6]:>12}" for k in subsets)
-        print(f"{'strategy':<14} {'MASE':>7}{extra} {'WAPE':>7} {'bias':>7} {'promo':>7} "
-              f"{'event':>7} {'plain':>7} {'CPU s':>8}")
-        table = {}
-        for name, _, cpu in results:
-            s = scored[name]
-            s = s[[k in common for k in zip(s["sku_id"], s["location_id"], strict=True)]]
-            s = s.sort_values(KEYS, ignore_index=True)
-            per_series = s["mae"] / s["scale"].where(s["scale"] > 0)
-            table[name] = mase = per_series.mean()
-            parts = "".join(f" {per_series[m].mean():>12.3f}" for m in subsets.values())
-            biases = [_ratio(s[f"{k}_error"], s[f"{k}_actual"]) for k in ("promo", "event",
-                                                                         "plain")]
-            print(f"{name:<14} {mase:>7.3f}{parts} "
-                  f"{_ratio(s['sum_abs_error'], s['sum_actual']):>7.3f} "
-                  f"{_ratio(s['sum_error'], s['sum_actual']):>+7.3f} "
-                  + " ".join(f"{b:>+7.3f}" for b in biases) + f" {cpu:>8.1f}")
-        singles = [table[n] for n in ("SeasonalNaive", "AutoETS", "AutoARIMA") if n in table]
-        if "selection" in table and singles:
-            print(f"selection vs best single model: {table['selection'] / min(singles):.3f} "
-                  "(target <= 1)")
-        if {"selection", "SeasonalNaive"} <= set(table):
-            print(f"selection vs seasonal naive: {table['selection'] / table['SeasonalNaive']:.3f}"
-                  " (target <= 0.900)")
-        for other, target in (("AutoETS", " (target <= 0.750)"), ("selection", "")):
-            if {"calendar", other} <= set(table):
-                print(f"calendar-aware vs weekly-only {other}: "
-                      f"{table['calendar'] / table[other]:.3f}{target}")
-        if {"oracle median", "AutoETS"} <= set(table):
-            print("oracle median vs weekly-only AutoETS: "
-                  f"{table['oracle median'] / table['AutoETS']:.3f} (the lowest ratio the "
-                  "noise in this data allows)")
+        verdict(report(results, scored, common, subsets, data["events"] is not None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from restock.errors import ConfigError
 from restock.forecasting.backtest import (
     BacktestSettings,
     backtest,
     backtest_bucket,
     selection_table,
 )
+from restock.forecasting.models import check_models, cost_rank, spec_of
+from restock.forecasting.selection import select, select_frame
 from restock.io.config import load_conf
 
 from builders import AS_OF, history, poisson, routes, sales_rows, weekly
@@ -23,7 +26,8 @@ from builders import AS_OF, history, poisson, routes, sales_rows, weekly
 def settings() -> BacktestSettings:
     # windows end at day n (last), n − 7, n − 14; horizon 14; no benchmark models
     base = BacktestSettings.from_conf(load_conf("local", environ={}))
-    return dataclasses.replace(base, windows=3, step_days=7, horizon_days=14, benchmarks=())
+    return dataclasses.replace(base, windows=3, step_days=7, horizon_days=14, benchmarks=(),
+                               combination_size=0, metric="mase")
 
 
 def _forecasts(windows: pd.DataFrame, actual: np.ndarray) -> dict:
@@ -144,3 +148,81 @@ def test_spark_backtest_equals_pandas_and_selects(spark, settings):
     chosen = selection_table(results, "mase").toPandas()
     assert len(chosen) == 6 and chosen["runner_up"].notna().all()
     assert (chosen["score"] <= chosen["runner_up_score"]).all()
+
+
+def test_a_combination_is_scored_from_its_parts_forecasts(settings):
+    # Mean(HistoricAverage+Naive) per window = the mean of its parts' window forecasts
+    y = poisson(8, 150, 5)
+    out = backtest_bucket(
+        history({("S", "L"): y}), routes({("S", "L"): ["HistoricAverage", "Naive"]}),
+        settings=dataclasses.replace(settings, combination_size=2), as_of_date=AS_OF,
+    )
+    windows = out[out["scope"] == "window"]
+    assert set(windows["model"]) == {"HistoricAverage", "Naive", "Mean(HistoricAverage+Naive)"}
+    parts = [_forecasts(windows[windows["model"] == m], y) for m in ("HistoricAverage", "Naive")]
+    mean = _forecasts(windows[windows["model"] == "Mean(HistoricAverage+Naive)"], y)
+    for cutoff, forecast in mean.items():
+        assert forecast == pytest.approx((parts[0][cutoff] + parts[1][cutoff]) / 2)
+    ranked = out[out["scope"] == "series"].set_index("model")
+    assert ranked.loc["Mean(HistoricAverage+Naive)", "rank"] >= 1
+
+
+def test_the_registry_forecasts_a_combination_as_the_mean_of_its_parts():
+    y = poisson(8, 100, 2)
+    spec = spec_of("Mean(HistoricAverage+Naive)")
+    got = spec.build(7).forecast(y=y, h=5, level=[80])
+    assert got["mean"] == pytest.approx(np.full(5, (y.mean() + y[-1]) / 2))
+    assert spec.native_intervals and spec.cost_rank > cost_rank("Naive")
+    assert check_models(["Mean(AutoETS+TSB)"], "x") == ["Mean(AutoETS+TSB)"]
+    with pytest.raises(ConfigError, match="Mean\\(Nope\\+TSB\\)"):
+        check_models(["Mean(Nope+TSB)"], "backtest.candidates.smooth")
+
+
+def _class_case(settings):
+    """40 flat series where HistoricAverage wins pooled; one trending series (a level that
+    doubles every window) where Naive wins every window by far."""
+    series = {(f"F{i}", "L"): poisson(20, 150, 100 + i) for i in range(40)}
+    series[("T", "L")] = np.linspace(1, 400, 150) + poisson(1, 150, 9)
+    out = backtest_bucket(history(series),
+                          routes(dict.fromkeys(series, ["HistoricAverage", "Naive"])),
+                          settings=settings, as_of_date=AS_OF)
+    classes = pd.DataFrame({"sku_id": [k[0] for k in series], "location_id": "L",
+                            "demand_class": "smooth", "abc_class": "A"})
+    return out, classes
+
+
+def test_selection_by_class_keeps_the_class_model_but_for_clear_wins(settings):
+    out, classes = _class_case(settings)
+    own = out[(out["scope"] == "series") & out["selected"]].set_index("sku_id")["model"]
+    settings = dataclasses.replace(settings, override_margin=0.1)
+    chosen = select_frame(out, classes, settings).set_index("sku_id")["model"]
+    assert chosen.drop("T").eq("HistoricAverage").all()
+    assert chosen["T"] == "Naive"  # beats the class's model by far in every window
+    # some flat series' own argmin was Naive by chance: class selection overrules it
+    assert own.drop("T").eq("Naive").any()
+    strict = select_frame(out, classes, dataclasses.replace(settings, override_margin=0.99))
+    assert strict.set_index("sku_id")["model"].eq("HistoricAverage").all()
+
+
+def test_a_small_abc_class_takes_its_demand_class_choice(settings):
+    settings = dataclasses.replace(settings, override_margin=0.1)
+    out, classes = _class_case(settings)
+    classes.loc[classes["sku_id"].isin(["F0", "F1", "T"]), "abc_class"] = "C"
+    chosen = select_frame(out, classes, dataclasses.replace(settings, class_min_series=5))
+    # class C has 3 series (< 5): it gets smooth's pooled choice, and T still wins its own
+    assert chosen.set_index("sku_id").loc[["F0", "F1"], "model"].eq("HistoricAverage").all()
+
+
+def test_spark_selection_equals_pandas(spark, settings):
+    settings = dataclasses.replace(settings, override_margin=0.1)
+    out, classes = _class_case(settings)
+    expected = select_frame(out, classes, settings).sort_values("sku_id", ignore_index=True)
+    results = spark.createDataFrame(out.drop(columns=["cum_error"]))
+    got = select(results, spark.createDataFrame(classes), settings, buckets=3)
+    got = got.where("scope = 'series' and selected").select("sku_id", "location_id", "model")
+    got = got.toPandas().sort_values("sku_id", ignore_index=True)
+    pd.testing.assert_frame_equal(got, expected[["sku_id", "location_id", "model"]])
+    chosen = selection_table(select(results, spark.createDataFrame(classes), settings, 3),
+                             "mase").toPandas().set_index("sku_id")
+    assert chosen.loc["F0", "model"] == "HistoricAverage"
+    assert chosen.loc["F0", "runner_up"] == "Naive"

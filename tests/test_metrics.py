@@ -60,3 +60,18 @@ def test_window_metrics_work_row_wise():
     assert out["mase"] == pytest.approx([2 / 3, 2 / 3])
     assert out["coverage_80"] == pytest.approx([1.0, 1.0])
     assert out["sum_actual"] == pytest.approx([10.0, 20.0])
+
+
+def test_rmsse_on_a_tiny_series():
+    train = np.array([1.0, 3.0, 2.0, 4.0, 3.0])
+    # season 1: squared diffs 4, 1, 4, 1 → scale² 2.5; MSE of F on Y is 1.5 → sqrt(1.5 / 2.5)
+    assert metrics.seasonal_naive_scale_sq(train, 1) == pytest.approx(2.5)
+    assert metrics.rmsse(Y, F, 2.5) == pytest.approx(np.sqrt(0.6))
+    assert np.isnan(metrics.rmsse(Y, F, 0.0))
+
+
+def test_rmsse_prefers_the_mean_where_mase_prefers_zero():
+    y = np.array([0.0, 0.0, 0.0, 4.0])  # intermittent: the median is 0, the mean 1
+    zero, mean = np.zeros(4), np.ones(4)
+    assert metrics.mase(y, zero, 1.0) < metrics.mase(y, mean, 1.0)
+    assert metrics.rmsse(y, mean, 1.0) < metrics.rmsse(y, zero, 1.0)

@@ -107,8 +107,8 @@ def test_routing_picks_the_configured_model(spark, conf):
         ("smooth-b", "smooth", "B", "active", 400, "AutoETS"),
         ("smooth-a", "smooth", "A", "active", 400, "AutoARIMA"),
         ("erratic", "erratic", "C", "active", 400, "AutoETS"),
-        ("intermittent", "intermittent", "C", "active", 400, "CrostonOptimized"),
-        ("lumpy", "lumpy", "C", "active", 400, "ADIDA"),
+        ("intermittent", "intermittent", "C", "active", 400, "TSB"),
+        ("lumpy", "lumpy", "C", "active", 400, "TSB"),
         ("short", "intermittent", "C", "new", 10, "HistoricAverage"),
         ("eol", "smooth", "A", "end_of_life", 400, None),
     ]

@@ -23,6 +23,7 @@ from restock.forecasting.backtest import (
 from restock.forecasting.calendar import collect_events, promo_days
 from restock.forecasting.forecast import forecast
 from restock.forecasting.profile import profile
+from restock.forecasting.selection import select
 from restock.io import runs, tables
 from restock.quality import data_quality as checks
 from restock.quality import rules as quality
@@ -195,10 +196,11 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
     with run.recorded("backtest") as record:
         candidates = candidates_of(profiled, settings, run.settings.calendar)
         events, promo = _regressors(inputs, run.as_of_date)
-        results = backtest(
+        ranked = backtest(
             inputs.daily, candidates, as_of_date=run.as_of_date, settings=settings,
             buckets=run.buckets(), events=events, promo_days=promo,
         ).persist()
+        results = select(ranked, profiled, settings, run.buckets()).persist()
         try:
             tables.write_run(
                 _stamped(metrics_table(results, profiled, settings.levels), run),
@@ -211,6 +213,7 @@ def backtest_step(run: Run, inputs: Inputs, profiled: DataFrame) -> None:
             tables.write_run(residuals_table(results), run.conf, "backtest_residuals", run.run_id)
         finally:
             results.unpersist()
+            ranked.unpersist()
         selected = _this_run(run, "model_selection")
         record.series_count = selected.count()
         record.rows_out = _this_run(run, "backtest_metrics").count()

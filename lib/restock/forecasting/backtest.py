@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial, reduce
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,12 @@ from restock.forecasting import metrics
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.exog import Events, Exog, split_promo
 from restock.forecasting.guard import Guarded, outcomes_frame
-from restock.forecasting.models import DEMAND_CLASSES, check_models, cost_rank
+from restock.forecasting.models import (
+    DEMAND_CLASSES,
+    check_models,
+    combination_name,
+    cost_rank,
+)
 from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
@@ -25,8 +31,8 @@ from restock.spark.buckets import per_bucket
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-SELECTION_METRICS = ("mase", "wape", "rmse", "mae")
-METRIC_NAMES = ("mae", "mse", "rmse", "mase", "wape", "bias", "bias_pct", "r2")
+SELECTION_METRICS = ("rmsse", "mase", "wape", "rmse", "mae")
+METRIC_NAMES = ("mae", "mse", "rmse", "mase", "rmsse", "wape", "bias", "bias_pct", "r2")
 SUM_NAMES = ("sum_abs_error", "sum_error", "sum_actual")
 
 
@@ -48,6 +54,9 @@ class BacktestSettings:
     uplift: tuple[str, int, int] = ("none", 0, 0)
     calendar_benchmark: str | None = None  # backtested where `candidates_of` adds it, unranked
     in_run: bool = True  # `restock run` backtests and selects before forecasting
+    combination_size: int = 2  # Mean(...) candidates of 2 .. this many models; < 2 = none
+    class_min_series: int = 30  # fewer series in a (demand, ABC) class: pool the demand class
+    override_margin: float = 0.1  # a series leaves its class's model beating it by this share
 
     @classmethod
     def from_conf(
@@ -83,6 +92,9 @@ class BacktestSettings:
             uplift=calendar.uplift_rule,
             calendar_benchmark=calendar.benchmark,
             in_run=bool(bt["in_run"]),
+            combination_size=int(bt["combination_size"]),
+            class_min_series=int(bt["class_min_series"]),
+            override_margin=float(bt["override_margin"]),
         )
 
     @property
@@ -93,7 +105,8 @@ class BacktestSettings:
 
 def output_schema(levels: tuple[int, ...]) -> str:
     """Spark DDL of backtest_bucket's output."""
-    per_level = "".join(f", coverage_{lv} double, pinball_{lv} double" for lv in levels)
+    per_level = "".join(f", coverage_{lv} double, pinball_{lv} double, upper_pinball_{lv} double"
+                        for lv in levels)
     numbers = ", ".join(f"{m} double" for m in (*METRIC_NAMES, *SUM_NAMES))
     return (
         "sku_id string, location_id string, model string, scope string, cutoff date, "
@@ -116,14 +129,16 @@ def backtest_bucket(
         history: sku_id, location_id, day (epoch day), quantity; null-quantity rows are
             promotion days (see `spark.buckets.per_bucket`).
         candidates: sku_id, location_id, model — one row per series and candidate.
-        settings: windows, step, horizon, selection metric.
+        settings: windows, step, horizon, selection metric, combination size.
         as_of_date: last day of history: the last window ends on it.
         events: calendar events and whether promotions are known; None = no regressors.
             Each window's regressors come from the calendar and promotions only.
 
     Returns:
         `window` rows (series × model × cutoff, with the cumulative errors) and `series`
-        rows (series × model, pooled over windows, ranked; rank 1 is `selected`).
+        rows (series × model, pooled over windows, ranked; rank 1 is `selected`). Models
+        include the Mean(A+B) combinations of each series' ranked candidates
+        (`combination_size`), scored from their parts' window forecasts without a refit.
     """
     columns = [c.split()[0] for c in output_schema(settings.levels).split(", ")]
     if history.empty or candidates.empty:
@@ -133,13 +148,15 @@ def backtest_bucket(
     exog = Exog.build(panel, promo, events) if events is not None else None
     candidates = candidates.assign(code=panel.codes_of(candidates))
     candidates = candidates[candidates["code"] >= 0]
-    windows = pd.concat(
-        [
-            _cross_validate(panel, group["code"].to_numpy(), model, settings, exog)
-            for model, group in candidates.groupby("model", sort=True)
-        ],
-        ignore_index=True,
-    )
+    fits = [
+        _cross_validate(panel, group["code"].to_numpy(), model, settings, exog)
+        for model, group in candidates.groupby("model", sort=True)
+    ]
+    unranked = {*settings.benchmarks, settings.calendar_benchmark}
+    fits += _combinations([f for f in fits if f.model not in unranked],
+                          settings.combination_size)
+    scales = _naive_scales(panel, fits, settings.season_length)
+    windows = pd.concat([_window_rows(panel, f, scales) for f in fits], ignore_index=True)
     ranked = _series_rows(windows, settings)
     selected = ranked.loc[ranked["selected"], ["sku_id", "location_id", "model"]]
     windows = windows.merge(selected.assign(selected=True), how="left")
@@ -147,10 +164,34 @@ def backtest_bucket(
     return pd.concat([windows, ranked], ignore_index=True)[columns]
 
 
+@dataclass
+class _Fit:
+    """One model's rolling-origin forecasts: rows are code-major, `windows` per code."""
+
+    model: str
+    codes: np.ndarray  # sorted series codes
+    cutoff: np.ndarray  # per row (epoch day)
+    y: np.ndarray  # rows × horizon
+    yhat: np.ndarray
+    intervals: dict[int, tuple[np.ndarray, np.ndarray]]
+    errors: np.ndarray | None  # per row, the guard's error text
+
+    @property
+    def code(self) -> np.ndarray:
+        """The series code of each row."""
+        return np.repeat(self.codes, self.y.shape[0] // max(self.codes.size, 1))
+
+    def rows_of(self, codes: np.ndarray) -> np.ndarray:
+        """Row positions of these (sorted, present) codes, windows in order."""
+        w = self.y.shape[0] // max(self.codes.size, 1)
+        first = np.searchsorted(self.codes, codes) * w
+        return (first[:, None] + np.arange(w)).ravel()
+
+
 def _cross_validate(
     panel: Panel, codes: np.ndarray, model: str, s: BacktestSettings, exog: Exog | None = None
-) -> pd.DataFrame:
-    """statsforecast cross_validation for one model on its series; one row per window."""
+) -> _Fit:
+    """statsforecast cross_validation for one model on its series."""
     from statsforecast import StatsForecast
 
     codes, h, w = np.sort(codes), s.horizon_days, s.windows
@@ -166,32 +207,65 @@ def _cross_validate(
     def column(name: str) -> np.ndarray:  # published forecasts are clipped at 0: so here
         return cv[name].to_numpy().reshape(shape).clip(min=0)
 
-    y, yhat = cv["y"].to_numpy().reshape(shape), column(model)
-    intervals = {lv: (column(f"{model}-lo-{lv}"), column(f"{model}-hi-{lv}")) for lv in s.levels}
-    cutoff = cv["cutoff"].to_numpy()[::h]
-    code = np.repeat(codes, w)
-    scale = _naive_scales(panel, code, cutoff, s.season_length)
-    out = pd.DataFrame(metrics.window_metrics(y, yhat, scale, intervals))
-    errors = outcomes_frame(guard, len(out), f"backtest of {model}")
-    failed = np.isnan(yhat).any(axis=1)
-    out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
-    out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
-    out["model"], out["scope"] = model, "window"
-    out["cutoff"] = np.datetime64(EPOCH, "D") + cutoff.astype("timedelta64[D]")
-    out["status"] = np.where(failed, "failed", "ok")
-    out["error"] = errors["error"].to_numpy()
-    out["cum_error"] = list(np.cumsum(y - yhat, axis=1))
+    errors = outcomes_frame(guard, shape[0], f"backtest of {model}")
+    return _Fit(
+        model, codes, cv["cutoff"].to_numpy()[::h], cv["y"].to_numpy().reshape(shape),
+        column(model),
+        {lv: (column(f"{model}-lo-{lv}"), column(f"{model}-hi-{lv}")) for lv in s.levels},
+        errors["error"].to_numpy(),
+    )
+
+
+def _combinations(fits: list[_Fit], size: int) -> list[_Fit]:
+    """Mean(A+B...) of every 2 .. `size` fitted models, on the series they share: the mean
+    of their (clipped) window forecasts and bounds, what `models.Combination` forecasts."""
+    out = []
+    for k in range(2, size + 1):
+        for parts in combinations(sorted(fits, key=lambda f: f.model), k):
+            codes = reduce(np.intersect1d, [f.codes for f in parts])
+            if not codes.size:
+                continue
+            rows = [f.rows_of(codes) for f in parts]
+            def mean(arrays: list[np.ndarray]) -> np.ndarray:
+                return np.mean(arrays, axis=0)
+            out.append(_Fit(
+                combination_name([f.model for f in parts]), codes, parts[0].cutoff[rows[0]],
+                parts[0].y[rows[0]], mean([f.yhat[r] for f, r in zip(parts, rows, strict=True)]),
+                {lv: tuple(mean([f.intervals[lv][i][r] for f, r in zip(parts, rows, strict=True)])
+                           for i in (0, 1)) for lv in parts[0].intervals},
+                None,
+            ))
     return out
 
 
-def _naive_scales(
-    panel: Panel, code: np.ndarray, cutoff: np.ndarray, season: int
-) -> np.ndarray:
-    """MASE denominators: seasonal-naive in-sample MAE on each window's training days."""
-    scales = np.full(code.size, np.nan)
-    for i, (c, cut) in enumerate(zip(code, cutoff, strict=True)):
-        train = panel.series(c)[: int(cut - panel.start[c] + 1)]
-        scales[i] = metrics.seasonal_naive_scale(train, season)
+def _window_rows(panel: Panel, fit: _Fit, scales: dict) -> pd.DataFrame:
+    """One row per series and window of a fit: metrics, status, cumulative errors."""
+    code = fit.code
+    scale, scale_sq = (np.array([scales[(c, cut)][i] for c, cut in zip(code, fit.cutoff,
+                                                                        strict=True)])
+                       for i in (0, 1))
+    out = pd.DataFrame(metrics.window_metrics(fit.y, fit.yhat, scale, fit.intervals, scale_sq))
+    failed = np.isnan(fit.yhat).any(axis=1)
+    out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
+    out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
+    out["model"], out["scope"] = fit.model, "window"
+    out["cutoff"] = np.datetime64(EPOCH, "D") + fit.cutoff.astype("timedelta64[D]")
+    out["status"] = np.where(failed, "failed", "ok")
+    out["error"] = fit.errors
+    out["cum_error"] = list(np.cumsum(fit.y - fit.yhat, axis=1))
+    return out
+
+
+def _naive_scales(panel: Panel, fits: list[_Fit], season: int) -> dict:
+    """MASE and RMSSE denominators per (code, cutoff): seasonal-naive in-sample MAE and MSE
+    on each window's training days."""
+    scales = {}
+    for fit in fits:
+        for c, cut in zip(fit.code, fit.cutoff, strict=True):
+            if (c, cut) not in scales:
+                train = panel.series(c)[: int(cut - panel.start[c] + 1)]
+                scales[(c, cut)] = (metrics.seasonal_naive_scale(train, season),
+                                    metrics.seasonal_naive_scale_sq(train, season))
     return scales
 
 
@@ -205,7 +279,8 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
     keys = ["sku_id", "location_id", "model"]
     averaged = [
         c for c in windows.columns
-        if c in ("mse", "mase", "r2") or c.startswith(("coverage_", "pinball_"))
+        if c in ("mse", "mase", "rmsse", "r2")
+        or c.startswith(("coverage_", "pinball_", "upper_pinball_"))
     ]
     g = windows.groupby(keys, sort=False)
     out = g[averaged].mean().join(g[["n", *SUM_NAMES]].sum())
@@ -304,8 +379,8 @@ def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...
     series = detail.where((F.col("scope") == "series") & (F.col("status") == "ok"))
     chosen = series.where("selected").withColumn("model", F.lit("selected"))
     pool = series.unionByName(chosen)
-    averaged = ["mae", "mse", "rmse", "mase", "r2"] + [
-        f"{m}_{lv}" for lv in levels for m in ("coverage", "pinball")
+    averaged = ["mae", "mse", "rmse", "mase", "rmsse", "r2"] + [
+        f"{m}_{lv}" for lv in levels for m in ("coverage", "pinball", "upper_pinball")
     ]
     aggs = [F.avg(c).alias(c) for c in averaged] + [F.sum(c).alias(c) for c in ("n", *SUM_NAMES)]
     aggs.append(F.count(F.lit(1)).alias("n_series"))
@@ -325,15 +400,19 @@ def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...
 
 
 def selection_table(results: DataFrame, metric: str) -> DataFrame:
-    """`model_selection`: each series' rank-1 model, its score and the runner-up."""
+    """`model_selection`: each series' selected model, its score and the runner-up (the
+    best-ranked other model)."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     series = results.where((F.col("scope") == "series") & F.col("rank").isNotNull())
-    best = series.where(F.col("rank") == 1).select(
+    best = series.where(F.col("selected")).select(
         "sku_id", "location_id", "model", F.col(metric).alias("score"),
         F.col("mae").alias("mae"), F.col("n").alias("n_points"),
     )
-    second = series.where(F.col("rank") == 2).select(
+    others = series.where(~F.col("selected")).withColumn(
+        "order", F.row_number().over(Window.partitionBy(*SERIES_KEYS).orderBy("rank")))
+    second = others.where(F.col("order") == 1).select(
         "sku_id", "location_id", F.col("model").alias("runner_up"),
         F.col(metric).alias("runner_up_score"),
     )

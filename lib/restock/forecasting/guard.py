@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.exog import multiplier, uplift_factors
-from restock.forecasting.models import MODELS, ModelSpec
+from restock.forecasting.models import ModelSpec, spec_of
 
 
 class Guarded:
@@ -39,7 +39,7 @@ class Guarded:
         uplift: tuple[str, int, int] = ("none", 0, 0),
     ) -> None:
         self.alias = model
-        self.chain = [(n, MODELS[n]) for n in [model, *[f for f in fallbacks if f != model]]]
+        self.chain = [(n, spec_of(n)) for n in [model, *[f for f in fallbacks if f != model]]]
         self.season_length = season_length
         self.interval_windows = interval_windows
         self.interval_step = interval_step

@@ -39,6 +39,22 @@ def seasonal_naive_scale(y_train: np.ndarray, season_length: int) -> float:
     return float(np.mean(np.abs(y_train[season_length:] - y_train[:-season_length])))
 
 
+def seasonal_naive_scale_sq(y_train: np.ndarray, season_length: int) -> float:
+    """In-sample MSE of the seasonal naive forecast, RMSSE's denominator (NaN when undefined)."""
+    if y_train.size <= season_length:
+        return float("nan")
+    return float(np.mean((y_train[season_length:] - y_train[:-season_length]) ** 2))
+
+
+def rmsse(y: np.ndarray, yhat: np.ndarray, scale_sq: np.ndarray | float) -> np.ndarray:
+    """Root mean squared scaled error (the M5 scale): sqrt(MSE / in-sample naive MSE).
+
+    Squared errors: the mean forecast minimises it, where MASE rewards the median (on
+    intermittent data, a forecast of zero).
+    """
+    return np.sqrt(ratio(mse(y, yhat), scale_sq))
+
+
 def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
     """Mean absolute scaled error (Hyndman & Koehler 2006): MAE / in-sample naive MAE."""
     return ratio(mae(y, yhat), scale)
@@ -88,14 +104,21 @@ def window_metrics(
     yhat: np.ndarray,
     scale: np.ndarray,
     intervals: dict[int, tuple[np.ndarray, np.ndarray]],
+    scale_sq: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every metric per row of (windows × horizon) arrays, plus sums for pooling."""
+    """Every metric per row of (windows × horizon) arrays, plus sums for pooling.
+
+    `scale` and `scale_sq` are the MASE and RMSSE denominators of each row (RMSSE NaN
+    without scale_sq).
+    """
+    scale_sq = np.full(y.shape[:-1], np.nan) if scale_sq is None else scale_sq
     out = {
         "n": np.full(y.shape[:-1], y.shape[-1]),
         "mae": mae(y, yhat),
         "mse": mse(y, yhat),
         "rmse": rmse(y, yhat),
         "mase": mase(y, yhat, scale),
+        "rmsse": rmsse(y, yhat, scale_sq),
         "wape": wape(y, yhat),
         "bias": bias(y, yhat),
         "bias_pct": bias_pct(y, yhat),
@@ -107,4 +130,6 @@ def window_metrics(
     for level, (lo, hi) in intervals.items():
         out[f"coverage_{level}"] = coverage(y, lo, hi)
         out[f"pinball_{level}"] = interval_pinball(y, lo, hi, level)
+        # the upper bound alone: the quantile (1 + level/100)/2 a service-level policy orders to
+        out[f"upper_pinball_{level}"] = pinball(y, hi, (1.0 + level / 100.0) / 2.0)
     return out

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
 from statsforecast import models as sf
 
 from restock.errors import ConfigError
 from restock.forecasting.yearly import YEAR_DAYS, YearlyETS
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
@@ -66,19 +65,69 @@ MODELS: dict[str, ModelSpec] = {
                             min_days=2 * YEAR_DAYS),
 }
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
+_COMBINATION = re.compile(r"^Mean\((?P<parts>[A-Za-z_]+(\+[A-Za-z_]+)+)\)$")
+
+
+class Combination:
+    """The mean of several models' forecasts (each clipped at 0), bounds averaged too.
+
+    Averaging the forecasts of a few different models is the most robust answer to noisy
+    model selection (the M competitions); averaging their quantiles is Vincentization.
+    """
+
+    def __init__(self, parts: Sequence[str], season_length: int) -> None:
+        self.parts = [MODELS[p].build(season_length) for p in parts]
+
+    def forecast(self, y: np.ndarray, h: int, level: Sequence[int] | None = None,
+                 **_: Any) -> dict[str, np.ndarray]:
+        """Forecast h days with every part; the mean of each output key."""
+        results = [p.forecast(y=y, h=h, level=list(level) if level else None)
+                   for p in self.parts]
+        return {key: np.mean([np.clip(r[key], 0, None) for r in results], axis=0)
+                for key in results[0]}
+
+
+def combination_name(parts: Sequence[str]) -> str:
+    """The registry name of the mean of these models: Mean(A+B), parts sorted."""
+    return f"Mean({'+'.join(sorted(parts))})"
+
+
+def combination_parts(name: str) -> list[str] | None:
+    """The models a Mean(A+B) name averages; None for a plain model name."""
+    match = _COMBINATION.match(name)
+    return match["parts"].split("+") if match else None
+
+
+def spec_of(name: str) -> ModelSpec:
+    """The registry entry of a model or of a Mean(A+B+...) of registry models."""
+    parts = combination_parts(name)
+    if parts is None:
+        return MODELS[name]
+    specs = [MODELS[p] for p in parts]  # KeyError for an unknown part, as for a name
+    return ModelSpec(
+        lambda s: Combination(parts, s),
+        cost_rank=10 + sum(sp.cost_rank for sp in specs),
+        native_intervals=all(sp.native_intervals for sp in specs),
+        min_days=max(sp.min_days for sp in specs),
+        calendar=all(sp.calendar for sp in specs),
+    )
 
 
 def check_models(names: Sequence[str], where: str) -> list[str]:
-    """Validate model names against the registry, naming the conf key on error."""
-    unknown = [n for n in names if n not in MODELS]
+    """Validate model names (or Mean(A+B) of them) against the registry, naming the conf key
+    on error."""
+    unknown = [n for n in names if any(p not in MODELS for p in combination_parts(n) or [n])]
     if unknown:
         raise ConfigError(
             f"{where}: unknown model(s) {', '.join(unknown)}; known: {', '.join(sorted(MODELS))}"
+            " and Mean(A+B+...) of them"
         )
     return list(names)
 
 
 def cost_rank(name: str) -> int:
     """Relative cost of a model (combinations cost the most)."""
-    spec = MODELS.get(name)
-    return spec.cost_rank if spec else 10
+    try:
+        return spec_of(name).cost_rank
+    except KeyError:
+        return 10
