@@ -31,6 +31,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Spark master URL (overrides conf; spark-submit sets its own)."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a conf key, e.g. --set forecast.horizon_days=14."),
+        click.option("--frequency", envvar="RESTOCK_FREQUENCY", metavar="D|W|W-FRI|M|auto",
+                     help="Grain of the sales series (conf data.frequency; default: detected)."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 
@@ -38,10 +40,14 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 class Context:
     """Conf and session of one command, built on first use."""
 
-    def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
+    def __init__(self, env, conf_dir, warehouse, master, overrides, frequency=None) -> None:
+        from restock.grain import DataSettings
         from restock.io.config import load_conf
 
         self.conf = load_conf(env, conf_dir, overrides)
+        if frequency:
+            self.conf.setdefault("data", {})["frequency"] = frequency
+        DataSettings.from_conf(self.conf)
         if warehouse:
             self.conf["warehouse"] = warehouse
         if master:
@@ -68,7 +74,7 @@ class Context:
 
 def _context(options: dict[str, Any]) -> Context:
     """Pop the common options out of a command's kwargs and build its Context."""
-    names = ("env", "conf_dir", "warehouse", "master", "overrides")
+    names = ("env", "conf_dir", "warehouse", "master", "overrides", "frequency")
     return Context(*(options.pop(k) for k in names))
 
 
@@ -200,6 +206,8 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
         pipeline.backtest_step(run, inputs, profiled)
     pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
     pipeline.plan_step(run, inputs)
+    for note in run.notes:
+        click.echo(note)
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 

@@ -45,6 +45,7 @@ class Run:
     conf: Mapping[str, Any]
     run_id: str
     as_of_date: dt.date | None = None
+    notes: list[str] = field(default_factory=list)  # what the run decided, for the CLI to print
 
     def recorded(self, job: str) -> Any:
         """Context manager writing this job's row to `runs` when it ends."""
@@ -139,7 +140,14 @@ def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
     """Daily sales of the accepted rows (persisted); fixes the run's as-of date."""
     from pyspark.sql import functions as F
 
-    daily = quality.daily_sales(tagged).persist()
+    from restock.forecasting.availability import resolve_grain, to_grain
+
+    daily = quality.daily_sales(tagged)
+    grain, message = resolve_grain(run.conf, daily)
+    run.conf.setdefault("data", {})["frequency"] = grain.name
+    if message not in run.notes:
+        run.notes.append(message)
+    daily = to_grain(daily, grain).persist()
     newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
     if newest is None:
         raise ConfigError("table 'sales' has no accepted rows")
@@ -233,7 +241,8 @@ def forecast_step(run: Run, inputs: Inputs, profiled: DataFrame, models: Any) ->
     settings = ForecastSettings.from_conf(run.conf)
     with run.recorded("forecast") as record:
         routes = routes_for(run, profiled, models)
-        horizon_end = run.as_of_date + dt.timedelta(days=settings.horizon_days)
+        grain = settings.grain
+        horizon_end = grain.end_of(grain.index_of(run.as_of_date) + settings.horizon_days)
         events, promo = _regressors(inputs, horizon_end)
         out = forecast(
             inputs.daily, routes, as_of_date=run.as_of_date, settings=settings,

@@ -15,10 +15,11 @@ from restock.errors import ConfigError
 from restock.forecasting import metrics
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.exog import Events, Exog, split_promo
-from restock.forecasting.forecast import uplift_of
+from restock.forecasting.forecast import availability_of, closed_by_calendar, uplift_of
 from restock.forecasting.guard import Guarded
 from restock.forecasting.models import DEMAND_CLASSES, check_models, cost_rank
-from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.forecasting.panel import Availability, Panel, build_panel
+from restock.grain import Grain, grain_of
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 from restock.spark.buckets import per_bucket
@@ -48,6 +49,8 @@ class BacktestSettings:
     min_train_days: int
     uplift: tuple[str, int, int] = ("none", 0, 0)
     calendar_benchmark: str | None = None  # backtested where `candidates_of` adds it, unranked
+    grain: Grain = Grain()  # windows are in its periods (conf days converted in from_conf)
+    availability: Availability | None = None
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> BacktestSettings:
@@ -64,26 +67,31 @@ class BacktestSettings:
             candidates.append((demand_class, tuple(check_models(names, where))))
         if int(bt["windows"]) < 1 or int(bt["step_days"]) < 1:
             raise ConfigError("backtest.windows and backtest.step_days must be at least 1")
+        grain = grain_of(conf)
+        season = grain.season_length(int(fc["season_length"]))
         return cls(
             windows=int(bt["windows"]),
-            step_days=int(bt["step_days"]),
-            horizon_days=int(bt["horizon_days"]),
+            step_days=grain.whole_periods(int(bt["step_days"])),
+            horizon_days=grain.whole_periods(int(bt["horizon_days"])),
             metric=metric,
             candidates=tuple(candidates),
             benchmarks=tuple(check_models(bt.get("benchmarks") or [], "backtest.benchmarks")),
-            season_length=int(fc["season_length"]),
+            season_length=season,
             levels=tuple(sorted(int(v) for v in fc["levels"])),
             interval_windows=int(fc["interval_windows"]),
-            interval_step_days=int(fc["interval_step_days"]),
-            min_train_days=int(bt.get("min_train_days", 28)),
+            interval_step_days=grain.whole_periods(int(fc["interval_step_days"])),
+            min_train_days=grain.whole_periods(int(bt.get("min_train_days", 28))),
             uplift=uplift_of(conf),
             calendar_benchmark=CalendarSettings.from_conf(conf).benchmark,
+            grain=grain,
+            availability=availability_of(conf, grain, season),
         )
 
     @property
-    def min_history_days(self) -> int:
-        """Shortest history that fits every window with `min_train_days` of training."""
-        return self.horizon_days + self.step_days * (self.windows - 1) + self.min_train_days
+    def min_history_days(self) -> float:
+        """Shortest history (days) that fits every window with `min_train_days` of training."""
+        periods = self.horizon_days + self.step_days * (self.windows - 1) + self.min_train_days
+        return periods * self.grain.period_days
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -124,7 +132,9 @@ def backtest_bucket(
     if history.empty or candidates.empty:
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
-    panel = build_panel(history, epoch_day(as_of_date))
+    history = closed_by_calendar(history, events, settings.grain)
+    panel = build_panel(history, settings.grain.index_of(as_of_date),
+                        availability=settings.availability)
     exog = Exog.build(panel, promo, events) if events is not None else None
     candidates = candidates.assign(code=panel.codes_of(candidates))
     candidates = candidates[candidates["code"] >= 0]
@@ -161,8 +171,13 @@ def _cross_validate(
     def column(name: str) -> np.ndarray:  # published forecasts are clipped at 0: so here
         return cv[name].to_numpy().reshape(shape).clip(min=0)
 
-    y, yhat = cv["y"].to_numpy().reshape(shape), column(model)
-    intervals = {lv: (column(f"{model}-lo-{lv}"), column(f"{model}-hi-{lv}")) for lv in s.levels}
+    scored = _scored(panel, cv).reshape(shape)
+    def masked(values: np.ndarray) -> np.ndarray:  # unavailable periods: no actual, no error
+        return np.where(scored, values, 0.0)
+
+    y, yhat = masked(cv["y"].to_numpy().reshape(shape)), masked(column(model))
+    intervals = {lv: (masked(column(f"{model}-lo-{lv}")), masked(column(f"{model}-hi-{lv}")))
+                 for lv in s.levels}
     cutoff = cv["cutoff"].to_numpy()[::h]
     code = np.repeat(codes, w)
     scale = _naive_scales(panel, code, cutoff, s.season_length)
@@ -172,11 +187,20 @@ def _cross_validate(
     out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
     out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
     out["model"], out["scope"] = model, "window"
-    out["cutoff"] = np.datetime64(EPOCH, "D") + cutoff.astype("timedelta64[D]")
+    out["cutoff"] = s.grain.ends(cutoff)
     out["status"] = np.where(failed, "failed", "ok")
     out["error"] = errors["error"].to_numpy() if len(errors) == len(out) else None
     out["cum_error"] = list(np.cumsum(y - yhat, axis=1))
     return out
+
+
+def _scored(panel: Panel, cv: pd.DataFrame) -> np.ndarray:
+    """Per cross-validation row: whether its period is available (scored) demand."""
+    if panel.available is None:
+        return np.ones(len(cv), dtype=bool)
+    code = cv["unique_id"].to_numpy(dtype=np.int64)
+    return panel.available[panel.indptr[code] + cv["ds"].to_numpy(dtype=np.int64)
+                           - panel.start[code]]
 
 
 def _naive_scales(
@@ -280,8 +304,8 @@ def backtest(
     `backtest_bucket` rows (window and series scope), lazily.
     """
     fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date, events=events)
-    return per_bucket(sales, candidates, fn, output_schema(settings.levels),
-                      as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
+    return per_bucket(sales, candidates, fn, output_schema(settings.levels), as_of_date=as_of_date,
+                      buckets=buckets, promo_days=promo_days, grain=settings.grain)
 
 
 def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...]) -> DataFrame:

@@ -22,7 +22,8 @@ INPUTS: dict[str, dict[str, Any]] = {
             "date": "date",
             "quantity": "double",
         },
-        "optional": {"promo": "boolean", "price": "double"},
+        # open: false = the location was closed that day (not a day of zero demand)
+        "optional": {"promo": "boolean", "price": "double", "open": "boolean"},
         "key": ["sku_id", "location_id", "date"],
     },
     "inventory": {

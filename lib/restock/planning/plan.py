@@ -32,6 +32,8 @@ def build_plan(
 ) -> DataFrame:
     """One plan row per series (PLAN_SCHEMA) for every series with item params or a forecast.
 
+    Weekly and monthly forecasts are first spread over the days of their periods
+    (`daily_forecasts`), so lead time and review period stay in (fractional) days.
     A series forecast by several models (a forced list of models) is planned with the
     first model in sorted order; its backtest residuals are used only for that model.
     Lifecycle comes from the profile, else item params; `end_of_life` declared in item
@@ -52,6 +54,7 @@ def build_plan(
     """
     from pyspark.sql import functions as F
 
+    forecasts = daily_forecasts(forecasts, settings.levels)
     params = item_params.select(
         *SERIES_KEYS, *_PARAMS, F.col("lifecycle").alias("params_lifecycle"),
         F.lit(True).alias("has_params"),
@@ -68,6 +71,34 @@ def build_plan(
     rows = rows.withColumn("lifecycle", lifecycle())
     typed = rows.select(*[F.col(name).cast(kind).alias(name) for name, kind in PLAN_INPUT_FIELDS])
     return typed.mapInPandas(partial(plan_batches, settings=settings), PLAN_SCHEMA)
+
+
+def daily_forecasts(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:
+    """Forecasts of periods longer than a day as one row per day: each period's yhat spread
+    evenly over its days (the day after the previous period's end .. its end), each
+    interval half-width scaled by 1/√days (the daily σ of a sum of independent days);
+    `step` becomes days after the as-of date. Daily forecasts come back unchanged."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = forecasts.where(F.col("step") == 1).agg(
+        F.max(F.datediff("date", "as_of_date"))).first()[0]
+    if first is None or first <= 1:
+        return forecasts
+    order = Window.partitionBy(*SERIES_KEYS, "model").orderBy("step")
+    begin = F.coalesce(F.lag("date").over(order), F.col("as_of_date"))
+    dated = forecasts.where(F.col("step").isNotNull()).withColumn("begin", begin).withColumn(
+        "days", F.greatest(F.lit(1), F.datediff("date", "begin")))
+    spread = dated.withColumn("k", F.explode(F.sequence(F.lit(1), F.col("days")))).withColumn(
+        "date", F.date_add("begin", F.col("k")))
+    mean = F.col("yhat") / F.col("days")
+    bounds = {f"{b}_{lv}": mean + (F.col(f"{b}_{lv}") - F.col("yhat")) / F.sqrt(F.col("days"))
+              for lv in levels for b in ("lo", "hi") if f"{b}_{lv}" in forecasts.columns}
+    daily = spread.withColumns({
+        "step": F.datediff("date", "as_of_date").cast("int"), "yhat": mean,
+        **{name: F.greatest(F.lit(0.0), bound) for name, bound in bounds.items()},
+    }).select(*forecasts.columns)
+    return daily.unionByName(forecasts.where(F.col("step").isNull()))
 
 
 def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:
