@@ -200,13 +200,16 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     ctx = _context(options)
     run = ctx.run(run_id, as_of_date)
     inputs = pipeline.read_inputs(run, ("sales", "item_params", "inventory"))
-    pipeline.quality_step(run, inputs, _reference_date(as_of_date))
+    found = pipeline.quality_step(run, inputs, _reference_date(as_of_date))
+    run.notes += [c.message for c in found if c.check == "unavailable_share"]
     profiled = pipeline.profile_step(run, inputs)
     if ctx.conf["backtest"].get("in_run") if backtest is None else backtest:
         pipeline.backtest_step(run, inputs, profiled)
     pipeline.forecast_step(run, inputs, profiled, _models(models, ctx.conf))
     pipeline.plan_step(run, inputs)
-    for note in run.notes:
+    from restock.reporting.summary import traps_text
+
+    for note in [*run.notes, traps_text(ctx.spark, ctx.conf, run.run_id)]:
         click.echo(note)
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 

@@ -54,7 +54,7 @@ def build_plan(
     """
     from pyspark.sql import functions as F
 
-    forecasts = daily_forecasts(forecasts, settings.levels)
+    forecasts = daily_forecasts(forecasts, settings.levels, as_of_date)
     params = item_params.select(
         *SERIES_KEYS, *_PARAMS, F.col("lifecycle").alias("params_lifecycle"),
         F.lit(True).alias("has_params"),
@@ -73,7 +73,9 @@ def build_plan(
     return typed.mapInPandas(partial(plan_batches, settings=settings), PLAN_SCHEMA)
 
 
-def daily_forecasts(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:
+def daily_forecasts(
+    forecasts: DataFrame, levels: tuple[float, ...], as_of_date: str | dt.date
+) -> DataFrame:
     """Forecasts of periods longer than a day as one row per day: each period's yhat spread
     evenly over its days (the day after the previous period's end .. its end), each
     interval half-width scaled by 1/√days (the daily σ of a sum of independent days);
@@ -81,12 +83,12 @@ def daily_forecasts(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFram
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = forecasts.where(F.col("step") == 1).agg(
-        F.max(F.datediff("date", "as_of_date"))).first()[0]
+    as_of = F.lit(str(as_of_date)).cast("date")
+    first = forecasts.where(F.col("step") == 1).agg(F.max(F.datediff("date", as_of))).first()[0]
     if first is None or first <= 1:
         return forecasts
     order = Window.partitionBy(*SERIES_KEYS, "model").orderBy("step")
-    begin = F.coalesce(F.lag("date").over(order), F.col("as_of_date"))
+    begin = F.coalesce(F.lag("date").over(order), as_of)
     dated = forecasts.where(F.col("step").isNotNull()).withColumn("begin", begin).withColumn(
         "days", F.greatest(F.lit(1), F.datediff("date", "begin")))
     spread = dated.withColumn("k", F.explode(F.sequence(F.lit(1), F.col("days")))).withColumn(
@@ -95,7 +97,7 @@ def daily_forecasts(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFram
     bounds = {f"{b}_{lv}": mean + (F.col(f"{b}_{lv}") - F.col("yhat")) / F.sqrt(F.col("days"))
               for lv in levels for b in ("lo", "hi") if f"{b}_{lv}" in forecasts.columns}
     daily = spread.withColumns({
-        "step": F.datediff("date", "as_of_date").cast("int"), "yhat": mean,
+        "step": F.datediff("date", as_of).cast("int"), "yhat": mean,
         **{name: F.greatest(F.lit(0.0), bound) for name, bound in bounds.items()},
     }).select(*forecasts.columns)
     return daily.unionByName(forecasts.where(F.col("step").isNull()))
