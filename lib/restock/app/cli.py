@@ -319,6 +319,21 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
     click.echo(result.summary())
 
 
+@cli.command("init-params")
+@click.option("--out", type=click.Path(file_okay=False), default="templates", show_default=True,
+              help="Folder to write item_params.csv and inventory.csv into.")
+@common_options
+def init_params_cmd(out, **options) -> None:
+    """Write item_params and inventory templates with every series of sales and stated
+    defaults (lead time 7 days, weekly review, unit cost 1, on hand 0, ...), to edit and
+    `restock ingest`."""
+    from restock.io.templates import write_templates
+
+    ctx = _context(options)
+    for name, path in write_templates(ctx.spark, ctx.conf, out).items():
+        click.echo(f"{name:<12} {path}  (then: restock ingest {name} {path})")
+
+
 @cli.command("quality")
 @_run_options
 @common_options

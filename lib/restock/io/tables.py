@@ -76,6 +76,13 @@ INPUTS: dict[str, dict[str, Any]] = {
     },
 }
 
+_HOW_TO_CREATE = {
+    "sales": "; load it with `restock ingest sales FILE --mapping COLUMN=FILE_COLUMN`",
+    **{name: (f"; write a template with every series of sales (`restock init-params --out "
+              f"DIR`), edit it, then `restock ingest {name} DIR/{name}.csv`")
+       for name in ("item_params", "inventory")},
+}
+
 # Outputs: the job that writes each one (its `runs` row tells whether the run succeeded).
 OUTPUTS: dict[str, str] = {
     "runs": "any",
@@ -127,7 +134,8 @@ def read(
     """
     path = location(conf, name)
     if not exists(spark, conf, name):
-        raise TableNotFoundError(f"table '{name}' not found: no Delta table at {path}")
+        raise TableNotFoundError(f"table '{name}' not found: no Delta table at {path}"
+                                 + _HOW_TO_CREATE.get(name, ""))
     reader = spark.read.format("delta")
     if version is not None:
         latest = latest_version(spark, conf, name)
