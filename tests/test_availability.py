@@ -97,7 +97,7 @@ def test_profile_counts_only_available_periods(spark):
                           "quantity": quantity, "open": is_open})
     frame = frame.drop(index=range(70, 80))  # 10 days without rows: a reporting gap
     conf = load_conf("local", environ={})
-    conf["data"]["profile_window_days"] = 0
+    conf["data"].update(profile_window_days=0, gap_min_days=7)
     row = profile(_sales(spark, frame), None, as_of, ProfileSettings.from_conf(conf)).first()
     available = 80 - 6 - 10  # first sale .. as-of, less closed and gap days
     assert row["history_days"] == available
