@@ -15,7 +15,12 @@ from restock.errors import ConfigError
 from restock.forecasting import metrics
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.exog import Events, Exog, split_promo
-from restock.forecasting.forecast import availability_of, closed_by_calendar, uplift_of
+from restock.forecasting.forecast import (
+    availability_of,
+    closed_by_calendar,
+    regressor_events,
+    uplift_of,
+)
 from restock.forecasting.guard import Guarded
 from restock.forecasting.models import DEMAND_CLASSES, check_models, cost_rank
 from restock.forecasting.panel import Availability, Panel, build_panel
@@ -133,6 +138,7 @@ def backtest_bucket(
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
     history = closed_by_calendar(history, events, settings.grain)
+    events = regressor_events(events)
     panel = build_panel(history, settings.grain.index_of(as_of_date),
                         availability=settings.availability)
     exog = Exog.build(panel, promo, events) if events is not None else None

@@ -133,6 +133,7 @@ def forecast_bucket(
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
     history = closed_by_calendar(history, events, settings.grain)
+    closures, events = events, regressor_events(events)
     panel = build_panel(_exempt_flagged(history, promo, events),
                         settings.grain.index_of(as_of_date), settings.max_train_days,
                         settings.outliers, settings.availability)
@@ -146,7 +147,20 @@ def forecast_bucket(
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
-    return closed_to_zero(out, events, settings) if events is not None else out
+    return closed_to_zero(out, closures, settings) if closures is not None else out
+
+
+def regressor_events(events: Events | None) -> Events | None:
+    """The calendar without its `closed` days: a closure is an unavailable period, not a
+    regressor (its "uplift" would be measured as a near-zero factor); None when nothing is
+    left to regress on."""
+    if events is None or "closed" not in events.types:
+        return events
+    keep = events.event_type != "closed"
+    if not keep.any() and not events.promotions:
+        return None
+    return Events(day=events.day[keep], location=events.location[keep],
+                  event_type=events.event_type[keep], promotions=events.promotions)
 
 
 def closed_by_calendar(history: pd.DataFrame, events: Events | None, grain: Grain) -> pd.DataFrame:
