@@ -98,7 +98,9 @@ def test_ids_dates_and_quantities(sales):
     quantity = sales["quantity"].to_numpy(dtype=float)
     assert (quantity > 0).all() and (quantity == np.round(quantity)).all()
     assert not sales.duplicated(["sku_id", "location_id", "date"]).any()
-    assert list(sales.columns[:-1]) == [*tables.INPUTS["sales"]["required"], "promo", "price"]
+    assert list(sales.columns[:-1]) == [*tables.INPUTS["sales"]["required"], "promo", "price",
+                                        "open"]
+    assert sales["open"].all()  # generated locations never close
 
 
 def test_demand_mix_matches_the_syntetos_boylan_classes(sales, patterns):

@@ -32,6 +32,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Spark master URL (overrides conf; spark-submit sets its own)."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a conf key, e.g. --set forecast.horizon_days=14."),
+        click.option("--frequency", envvar="RESTOCK_FREQUENCY", metavar="D|W|W-FRI|M|auto",
+                     help="Grain of the sales series (conf data.frequency; default: detected)."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 
@@ -40,13 +42,14 @@ class Context:
     """The settings tree of one command (checked at once, before Spark) and its session,
     built on first use."""
 
-    def __init__(self, env, conf_dir, warehouse, master, overrides) -> None:
+    def __init__(self, env, conf_dir, warehouse, master, overrides, frequency=None) -> None:
         from restock.app.settings import load_settings
         from restock.paths import resolve
 
         # a relative --warehouse is the user's: under the current directory
+        extra = [f"data.frequency={frequency}"] if frequency else []
         self.settings = load_settings(
-            env, conf_dir, overrides, master=master,
+            env, conf_dir, [*overrides, *extra], master=master,
             warehouse=resolve(warehouse, Path.cwd()) if warehouse else None)
         self.conf = self.settings.conf
         self._spark = None
@@ -72,7 +75,7 @@ class Context:
 
 def _context(options: dict[str, Any]) -> Context:
     """Pop the common options out of a command's kwargs and build its Context."""
-    names = ("env", "conf_dir", "warehouse", "master", "overrides")
+    names = ("env", "conf_dir", "warehouse", "master", "overrides", "frequency")
     return Context(*(options.pop(k) for k in names))
 
 
@@ -186,7 +189,11 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     in_run = ctx.settings.backtest.in_run if backtest is None else backtest
     run, state = _execute("run", ctx, run_id, as_of_date,
                           skip=() if in_run else ("backtest",), models=_models(models))
-    click.echo(state["plans"])
+    from restock.reporting.summary import traps_text
+
+    run.notes += [c.message for c in state["checks"] if c.check == "unavailable_share"]
+    for note in [*run.notes, state["plans"], traps_text(ctx.spark, ctx.conf, run.run_id)]:
+        click.echo(note)
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
 
 
@@ -319,6 +326,21 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
         fmt=fmt, mapping=parse_mapping(mapping, table), settings=ctx.settings.ingest,
     )
     click.echo(result.summary())
+
+
+@cli.command("init-params")
+@click.option("--out", type=click.Path(file_okay=False), default="templates", show_default=True,
+              help="Folder to write item_params.csv and inventory.csv into.")
+@common_options
+def init_params_cmd(out, **options) -> None:
+    """Write item_params and inventory templates with every series of sales and stated
+    defaults (lead time 7 days, weekly review, unit cost 1, on hand 0, ...), to edit and
+    `restock ingest`."""
+    from restock.io.templates import write_templates
+
+    ctx = _context(options)
+    for name, path in write_templates(ctx.spark, ctx.conf, out).items():
+        click.echo(f"{name:<12} {path}  (then: restock ingest {name} {path})")
 
 
 @cli.command("quality")

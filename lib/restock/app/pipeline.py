@@ -47,9 +47,19 @@ class Run:
     run_id: str
     as_of_date: dt.date | None = None
     settings: Settings = None  # type: ignore[assignment]  # built from conf when not given
+    notes: list[str] = field(default_factory=list)  # what the run decided, for the CLI to print
 
     def __post_init__(self) -> None:
         if self.settings is None:
+            self.settings = build_settings(self.conf)
+
+    def resolve_grain(self, name: str) -> None:
+        """Fix the run's grain (detected from the sales when conf says auto): conf
+        `data.frequency` takes it and the settings tree is built again, once, so every
+        window in periods follows it."""
+        data = dict(self.conf.get("data") or {})
+        if data.get("frequency") != name:
+            self.conf["data"] = {**data, "frequency": name}  # type: ignore[index]
             self.settings = build_settings(self.conf)
 
     def fix_as_of(self, date: dt.date) -> dt.date:
@@ -155,7 +165,14 @@ def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
     """Daily sales of the accepted rows (persisted); fixes the run's as-of date."""
     from pyspark.sql import functions as F
 
-    daily = quality.daily_sales(tagged).persist()
+    from restock.forecasting.availability import resolve_grain, to_grain
+
+    daily = quality.daily_sales(tagged)
+    grain, message = resolve_grain(run.conf, daily)
+    run.resolve_grain(grain.name)
+    if message not in run.notes:
+        run.notes.append(message)
+    daily = to_grain(daily, grain).persist()
     newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
     if newest is None:
         raise ConfigError("table 'sales' has no accepted rows")
@@ -234,7 +251,8 @@ def forecast_step(
     settings = run.settings.forecast
     with run.recorded("forecast") as record:
         routed = routes_for(run, profiled, settings.models if models is None else models)
-        horizon_end = run.as_of_date + dt.timedelta(days=settings.horizon_days)
+        grain = settings.grain
+        horizon_end = grain.end_of(grain.index_of(run.as_of_date) + settings.horizon_days)
         events, promo = _regressors(inputs, horizon_end)
         out = forecast(
             inputs.daily, routed, as_of_date=run.as_of_date, settings=settings,

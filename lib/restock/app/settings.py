@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from restock.forecasting.calendar import CalendarSettings
     from restock.forecasting.forecast import ForecastSettings
     from restock.forecasting.profile import ProfileSettings
+    from restock.grain import DataSettings
     from restock.io.ingest import IngestSettings
     from restock.io.writes import WriteSettings
     from restock.planning.bounds import PlanSettings
@@ -39,6 +40,7 @@ class Settings:
     Spark settings, the run's digest)."""
 
     conf: Mapping[str, Any]
+    data: DataSettings
     quality: QualitySettings
     checks: CheckLimits
     ingest: IngestSettings
@@ -87,6 +89,7 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     from restock.forecasting.calendar import CalendarSettings
     from restock.forecasting.forecast import ForecastSettings
     from restock.forecasting.profile import ProfileSettings
+    from restock.grain import DataSettings
     from restock.io.ingest import IngestSettings
     from restock.io.writes import WriteSettings
     from restock.planning.bounds import PlanSettings
@@ -105,6 +108,7 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     policy = PolicySettings.from_conf(conf["policy"], levels=forecast.levels)
     return Settings(
         conf=conf,
+        data=DataSettings.from_conf(conf),
         quality=QualitySettings.from_conf(conf),
         checks=CheckLimits.from_conf(conf),
         ingest=IngestSettings.from_conf(conf),

@@ -424,6 +424,7 @@ def sales_batches(
                 "quantity": FloatingArray(rows["quantity"], rows["quantity_null"]),
                 "promo": rows["promo"],
                 "price": rows["price"],
+                "open": True,  # generated locations never close
             }
         )
         yield frame[SALES_COLUMNS]

@@ -16,6 +16,7 @@ from restock.errors import ConfigError
 from restock.forecasting import metrics
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.exog import Events, Exog, split_promo
+from restock.forecasting.forecast import availability_of, closed_by_calendar, regressor_events
 from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import (
     DEMAND_CLASSES,
@@ -23,7 +24,8 @@ from restock.forecasting.models import (
     combination_name,
     cost_rank,
 )
-from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.forecasting.panel import Availability, Panel, build_panel
+from restock.grain import Grain, grain_of
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 from restock.spark.buckets import per_bucket
@@ -57,6 +59,8 @@ class BacktestSettings:
     combination_size: int = 2  # Mean(...) candidates of 2 .. this many models; < 2 = none
     class_min_series: int = 30  # fewer series in a (demand, ABC) class: pool the demand class
     override_margin: float = 0.1  # a series leaves its class's model beating it by this share
+    grain: Grain = Grain()  # windows are in its periods (conf days converted in from_conf)
+    availability: Availability | None = None
 
     @classmethod
     def from_conf(
@@ -77,30 +81,35 @@ class BacktestSettings:
             candidates.append((demand_class, tuple(check_models(names, where))))
         if int(bt["windows"]) < 1 or int(bt["step_days"]) < 1:
             raise ConfigError("backtest.windows and backtest.step_days must be at least 1")
+        grain = grain_of(conf)
+        season = grain.season_length(int(fc["season_length"]))
         return cls(
             windows=int(bt["windows"]),
-            step_days=int(bt["step_days"]),
-            horizon_days=int(bt["horizon_days"]),
+            step_days=grain.whole_periods(int(bt["step_days"])),
+            horizon_days=grain.whole_periods(int(bt["horizon_days"])),
             metric=metric,
             candidates=tuple(candidates),
             benchmarks=tuple(check_models(bt.get("benchmarks") or [], "backtest.benchmarks")),
-            season_length=int(fc["season_length"]),
+            season_length=season,
             levels=tuple(sorted(int(v) for v in fc["levels"])),
             interval_windows=int(fc["interval_windows"]),
-            interval_step_days=int(fc["interval_step_days"]),
-            min_train_days=int(bt.get("min_train_days", 28)),
+            interval_step_days=grain.whole_periods(int(fc["interval_step_days"])),
+            min_train_days=grain.whole_periods(int(bt.get("min_train_days", 28))),
             uplift=calendar.uplift_rule,
             calendar_benchmark=calendar.benchmark,
             in_run=bool(bt["in_run"]),
             combination_size=int(bt["combination_size"]),
             class_min_series=int(bt["class_min_series"]),
             override_margin=float(bt["override_margin"]),
+            grain=grain,
+            availability=availability_of(conf, grain, season),
         )
 
     @property
-    def min_history_days(self) -> int:
-        """Shortest history that fits every window with `min_train_days` of training."""
-        return self.horizon_days + self.step_days * (self.windows - 1) + self.min_train_days
+    def min_history_days(self) -> float:
+        """Shortest history (days) that fits every window with `min_train_days` of training."""
+        periods = self.horizon_days + self.step_days * (self.windows - 1) + self.min_train_days
+        return periods * self.grain.period_days
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -144,7 +153,10 @@ def backtest_bucket(
     if history.empty or candidates.empty:
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
-    panel = build_panel(history, epoch_day(as_of_date))
+    history = closed_by_calendar(history, events, settings.grain)
+    events = regressor_events(events)
+    panel = build_panel(history, settings.grain.index_of(as_of_date),
+                        availability=settings.availability)
     exog = Exog.build(panel, promo, events) if events is not None else None
     candidates = candidates.assign(code=panel.codes_of(candidates))
     candidates = candidates[candidates["code"] >= 0]
@@ -156,7 +168,8 @@ def backtest_bucket(
     fits += _combinations([f for f in fits if f.model not in unranked],
                           settings.combination_size)
     scales = _naive_scales(panel, fits, settings.season_length)
-    windows = pd.concat([_window_rows(panel, f, scales) for f in fits], ignore_index=True)
+    windows = pd.concat([_window_rows(panel, f, scales, settings.grain) for f in fits],
+                        ignore_index=True)
     ranked = _series_rows(windows, settings)
     selected = ranked.loc[ranked["selected"], ["sku_id", "location_id", "model"]]
     windows = windows.merge(selected.assign(selected=True), how="left")
@@ -207,11 +220,16 @@ def _cross_validate(
     def column(name: str) -> np.ndarray:  # published forecasts are clipped at 0: so here
         return cv[name].to_numpy().reshape(shape).clip(min=0)
 
+    scored = _scored(panel, cv).reshape(shape)
+    def masked(values: np.ndarray) -> np.ndarray:  # unavailable periods: no actual, no error
+        return np.where(scored, values, 0.0)
+
     errors = outcomes_frame(guard, shape[0], f"backtest of {model}")
     return _Fit(
-        model, codes, cv["cutoff"].to_numpy()[::h], cv["y"].to_numpy().reshape(shape),
-        column(model),
-        {lv: (column(f"{model}-lo-{lv}"), column(f"{model}-hi-{lv}")) for lv in s.levels},
+        model, codes, cv["cutoff"].to_numpy()[::h], masked(cv["y"].to_numpy().reshape(shape)),
+        masked(column(model)),
+        {lv: (masked(column(f"{model}-lo-{lv}")), masked(column(f"{model}-hi-{lv}")))
+         for lv in s.levels},
         errors["error"].to_numpy(),
     )
 
@@ -238,7 +256,7 @@ def _combinations(fits: list[_Fit], size: int) -> list[_Fit]:
     return out
 
 
-def _window_rows(panel: Panel, fit: _Fit, scales: dict) -> pd.DataFrame:
+def _window_rows(panel: Panel, fit: _Fit, scales: dict, grain: Grain) -> pd.DataFrame:
     """One row per series and window of a fit: metrics, status, cumulative errors."""
     code = fit.code
     scale, scale_sq = (np.array([scales[(c, cut)][i] for c, cut in zip(code, fit.cutoff,
@@ -249,11 +267,20 @@ def _window_rows(panel: Panel, fit: _Fit, scales: dict) -> pd.DataFrame:
     out.insert(0, "sku_id", panel.keys["sku_id"].to_numpy()[code])
     out.insert(1, "location_id", panel.keys["location_id"].to_numpy()[code])
     out["model"], out["scope"] = fit.model, "window"
-    out["cutoff"] = np.datetime64(EPOCH, "D") + fit.cutoff.astype("timedelta64[D]")
+    out["cutoff"] = grain.ends(fit.cutoff)
     out["status"] = np.where(failed, "failed", "ok")
     out["error"] = fit.errors
     out["cum_error"] = list(np.cumsum(fit.y - fit.yhat, axis=1))
     return out
+
+
+def _scored(panel: Panel, cv: pd.DataFrame) -> np.ndarray:
+    """Per cross-validation row: whether its period is available (scored) demand."""
+    if panel.available is None:
+        return np.ones(len(cv), dtype=bool)
+    code = cv["unique_id"].to_numpy(dtype=np.int64)
+    return panel.available[panel.indptr[code] + cv["ds"].to_numpy(dtype=np.int64)
+                           - panel.start[code]]
 
 
 def _naive_scales(panel: Panel, fits: list[_Fit], season: int) -> dict:
@@ -360,8 +387,8 @@ def backtest(
     `backtest_bucket` rows (window and series scope), lazily.
     """
     fn = partial(backtest_bucket, settings=settings, as_of_date=as_of_date, events=events)
-    return per_bucket(sales, candidates, fn, output_schema(settings.levels),
-                      as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
+    return per_bucket(sales, candidates, fn, output_schema(settings.levels), as_of_date=as_of_date,
+                      buckets=buckets, promo_days=promo_days, grain=settings.grain)
 
 
 def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...]) -> DataFrame:

@@ -15,7 +15,8 @@ from restock.errors import ConfigError
 from restock.forecasting.exog import Events, Exog, split_promo
 from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import check_models
-from restock.forecasting.panel import EPOCH, Panel, build_panel, epoch_day
+from restock.forecasting.panel import Availability, Panel, build_panel
+from restock.grain import EPOCH, DataSettings, Grain, grain_of
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 from restock.quality.outliers import OutlierRule
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ForecastSettings:
-    """What the per-bucket function needs from conf `forecast` (picklable, immutable)."""
+    """What the per-bucket function needs from conf `forecast` (picklable, immutable).
+
+    Windows are in periods of `grain` (days at D): conf gives days, `from_conf` converts.
+    """
 
     horizon_days: int
     levels: tuple[int, ...]
@@ -43,6 +47,8 @@ class ForecastSettings:
     outliers: OutlierRule = OutlierRule(0.0, 0)
     models: str | tuple[str, ...] = "auto"
     buckets: int = 0  # series groups per UDF step; 0 = 32 per core of the session
+    grain: Grain = Grain()
+    availability: Availability | None = None
 
     @classmethod
     def from_conf(
@@ -64,19 +70,24 @@ class ForecastSettings:
             raise ConfigError("forecast.horizon_days must be at least 1")
         if int(fc.get("buckets") or 0) < 0:
             raise ConfigError("forecast.buckets must be 0 (automatic) or more")
+        grain = grain_of(conf)
+        season = grain.season_length(int(fc["season_length"]))
+        max_train = int(fc.get("max_train_days") or 0)
         return cls(
-            horizon_days=int(fc["horizon_days"]),
+            horizon_days=grain.whole_periods(int(fc["horizon_days"])),
             levels=levels,
-            season_length=int(fc["season_length"]),
+            season_length=season,
             fallback_models=tuple(check_models(fc["fallback_models"], "forecast.fallback_models")),
-            max_train_days=int(fc.get("max_train_days") or 0),
+            max_train_days=grain.whole_periods(max_train) if max_train else 0,
             interval_windows=int(fc["interval_windows"]),
-            interval_step_days=int(fc["interval_step_days"]),
+            interval_step_days=grain.whole_periods(int(fc["interval_step_days"])),
             max_failed_share=float(fc["max_failed_share"]),
             uplift=calendar.uplift_rule,
             outliers=outliers or OutlierRule.from_conf(conf),
             models=models_of(fc["models"]),
             buckets=int(fc.get("buckets") or 0),
+            grain=grain,
+            availability=availability_of(conf, grain, season),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -93,6 +104,12 @@ def models_of(value: Any) -> str | tuple[str, ...]:
         return value
     names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
     return tuple(check_models([n for n in names if n], "forecast.models"))
+
+
+def availability_of(conf: Mapping[str, Any], grain: Grain, season: int) -> Availability:
+    """The panel's availability rule from conf `data` at this grain."""
+    data = DataSettings.from_conf(conf)
+    return Availability(data.gap_periods(grain), data.gap_min_coverage, season)
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -116,7 +133,8 @@ def forecast_bucket(
     """Forecast every routed series of one bucket.
 
     Args:
-        history: sku_id, location_id, day (epoch day), quantity; days after as_of ignored.
+        history: sku_id, location_id, day (period index), quantity[, promo, open]; periods
+            after as_of ignored.
             Rows with a null quantity are promotion days (see `per_bucket`).
         routes: sku_id, location_id, model — one row per series and requested model.
         settings: horizon, levels, fallbacks, interval settings.
@@ -131,8 +149,11 @@ def forecast_bucket(
     if history.empty or routes.empty:
         return pd.DataFrame(columns=columns)
     history, promo = split_promo(history)
-    panel = build_panel(_exempt_flagged(history, promo, events), epoch_day(as_of_date),
-                        settings.max_train_days, settings.outliers)
+    history = closed_by_calendar(history, events, settings.grain)
+    closures, events = events, regressor_events(events)
+    panel = build_panel(_exempt_flagged(history, promo, events),
+                        settings.grain.index_of(as_of_date), settings.max_train_days,
+                        settings.outliers, settings.availability)
     exog = Exog.build(panel, promo, events) if events is not None else None
     routes = routes.assign(code=panel.codes_of(routes))
     routes = routes[routes["code"] >= 0]
@@ -142,7 +163,45 @@ def forecast_bucket(
     ]
     if not parts:
         return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)[columns]
+    out = pd.concat(parts, ignore_index=True)[columns]
+    return closed_to_zero(out, closures, settings) if closures is not None else out
+
+
+def regressor_events(events: Events | None) -> Events | None:
+    """The calendar without its `closed` days: a closure is an unavailable period, not a
+    regressor (its "uplift" would be measured as a near-zero factor); None when nothing is
+    left to regress on."""
+    if events is None or "closed" not in events.types:
+        return events
+    keep = events.event_type != "closed"
+    if not keep.any() and not events.promotions:
+        return None
+    return Events(day=events.day[keep], location=events.location[keep],
+                  event_type=events.event_type[keep], promotions=events.promotions)
+
+
+def closed_by_calendar(history: pd.DataFrame, events: Events | None, grain: Grain) -> pd.DataFrame:
+    """History rows with `open` false on the calendar's `closed` days of their location (D)."""
+    if events is None or grain.kind != "D" or "closed" not in events.types or history.empty:
+        return history
+    closed = events.hits(history["location_id"].to_numpy(dtype=object),
+                         history["day"].to_numpy(), "closed")
+    was_open = history["open"].fillna(True) if "open" in history else True
+    return history.assign(open=np.asarray(was_open, dtype=bool) & ~closed)
+
+
+def closed_to_zero(out: pd.DataFrame, events: Events, settings: ForecastSettings) -> pd.DataFrame:
+    """Forecast 0 (intervals too) on known future closures: calendar events of type `closed`
+    at the series' location (daily grain: a closed day of a week or month is not a closed
+    period)."""
+    if settings.grain.kind != "D" or "closed" not in events.types or out.empty:
+        return out
+    day = (out["date"].to_numpy(dtype="datetime64[D]") - np.datetime64(EPOCH, "D")).astype(int)
+    closed = events.hits(out["location_id"].to_numpy(dtype=object), day, "closed")
+    closed &= out["status"].to_numpy() != "failed"
+    numbers = ["yhat", *[f"{b}_{lv}" for lv in settings.levels for b in ("lo", "hi")]]
+    out.loc[closed, numbers] = 0.0
+    return out
 
 
 def _forecast_group(
@@ -170,7 +229,7 @@ def _forecast_group(
             "model": model,
             "fitted_model": per_row(outcomes["fitted"].to_numpy()),
             "step": (raw["ds"].to_numpy() - panel.end).astype("int32"),
-            "date": np.datetime64(EPOCH, "D") + raw["ds"].to_numpy().astype("timedelta64[D]"),
+            "date": settings.grain.ends(raw["ds"].to_numpy()),
             "yhat": raw[model].to_numpy().clip(min=0),
             "interval_method": per_row(outcomes["method"].to_numpy()),
             "status": per_row(outcomes["status"].to_numpy()),
@@ -246,6 +305,6 @@ def forecast(
     from pyspark.sql import functions as F
 
     fn = partial(forecast_bucket, settings=settings, as_of_date=as_of_date, events=events)
-    out = per_bucket(sales, routes, fn, output_schema(settings.levels),
-                     as_of_date=as_of_date, buckets=buckets, promo_days=promo_days)
+    out = per_bucket(sales, routes, fn, output_schema(settings.levels), as_of_date=as_of_date,
+                     buckets=buckets, promo_days=promo_days, grain=settings.grain)
     return out.withColumn("as_of_date", F.lit(as_of_date))

@@ -1,4 +1,5 @@
-"""Many series of one bucket as dense daily arrays: the calendar completed, missing day = 0."""
+"""Many series of one bucket as dense arrays of periods: the calendar completed, a missing
+period = 0 unless it is unavailable (closed, in a reporting gap); see `Availability`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ def epoch_day(day: dt.date) -> int:
     return (day - EPOCH).days
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Which periods are unavailable rather than zero demand, and how they are filled.
+
+    A period is unavailable when its row says the location was closed (`open` false), or
+    it lies in a run of at least `gap_periods` periods without a row in a series that has
+    rows for at least `gap_min_coverage` of its periods (a reporting gap). Series start at
+    their first sale (periods before it are pre-launch). Unavailable periods are filled, for
+    fitting, by the series' seasonal profile: the mean of its available periods at the same
+    position of the `season_length` cycle (else of all available periods): a model fitted on
+    the filled series sees neither false zeros nor a broken seasonal cycle.
+    """
+
+    gap_periods: int = 4
+    gap_min_coverage: float = 0.7
+    season_length: int = 7
+
+
 @dataclass
 class Panel:
     """Series of one bucket: keys in code order, and a concatenated daily y with offsets.
@@ -33,6 +52,7 @@ class Panel:
     y: np.ndarray
     end: int
     capped: np.ndarray | None = None
+    available: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -63,17 +83,20 @@ class Panel:
 
 
 def build_panel(
-    history: pd.DataFrame, end: int, max_days: int = 0, outliers: OutlierRule | None = None
+    history: pd.DataFrame, end: int, max_days: int = 0, outliers: OutlierRule | None = None,
+    availability: Availability | None = None,
 ) -> Panel:
-    """Complete each series' calendar from its first row to `end` (epoch day), zeros between.
+    """Complete each series' calendar from its first row to `end` (period index), zeros between.
 
     Args:
-        history: rows sku_id, location_id, day (epoch day), quantity, optionally promo;
-            several rows of the same day add up; days after `end` are ignored.
-        end: the as-of epoch day, last day of every series.
-        max_days: keep only the newest `max_days` days of each series (0 = all).
+        history: rows sku_id, location_id, day (period index), quantity, optionally promo
+            and open; several rows of the same period add up; periods after `end` are ignored.
+        end: the as-of period, last period of every series.
+        max_days: keep only the newest `max_days` periods of each series (0 = all).
         outliers: cap each series' outliers with this rule (`outliers.cap`; days with
             `promo` true are exempt); None = no capping.
+        availability: start series at their first sale and fill unavailable periods
+            (`Availability`); None = every period from the first row is demand.
     """
     history = history[history["day"] <= end]
     joined = _joined(history)
@@ -81,7 +104,14 @@ def build_panel(
     n = len(uniques)
     day = history["day"].to_numpy(dtype=np.int64)
     start = np.full(n, end, dtype=np.int64)
-    np.minimum.at(start, codes, day)
+    sold = history["quantity"].to_numpy(dtype=np.float64) > 0
+    if availability is not None:
+        first_any = np.full(n, end, dtype=np.int64)
+        np.minimum.at(first_any, codes, day)
+        np.minimum.at(start, codes[sold], day[sold])
+        start = np.where(np.bincount(codes[sold], minlength=n) > 0, start, first_any)
+    else:
+        np.minimum.at(start, codes, day)
     if max_days > 0:
         start = np.maximum(start, end - max_days + 1)
     indptr = np.concatenate([[0], np.cumsum(end - start + 1)])
@@ -97,6 +127,10 @@ def build_panel(
     )
     keys = pd.DataFrame({"sku_id": list(sku), "location_id": list(location)})
     capped = np.zeros(n, dtype=np.int64)
+    available = None
+    if availability is not None:
+        available = _available(history, codes, day, keep, start, indptr, availability)
+        _fill(y, available, start, indptr, availability.season_length)
     if outliers is not None and outliers.enabled:
         promo = np.zeros(y.size, dtype=bool)
         if "promo" in history.columns:
@@ -105,7 +139,58 @@ def build_panel(
         for i in range(n):
             part = slice(indptr[i], indptr[i + 1])
             y[part], capped[i] = cap(y[part], promo[part], outliers)
-    return Panel(keys=keys, start=start, indptr=indptr, y=y, end=end, capped=capped)
+    return Panel(keys=keys, start=start, indptr=indptr, y=y, end=end, capped=capped,
+                 available=available)
+
+
+def _available(
+    history: pd.DataFrame, codes: np.ndarray, day: np.ndarray, keep: np.ndarray,
+    start: np.ndarray, indptr: np.ndarray, rule: Availability,
+) -> np.ndarray:
+    """Per panel cell: True for observed demand, False for closed and reporting-gap periods."""
+    position = indptr[codes[keep]] + day[keep] - start[codes[keep]]
+    has_row = np.zeros(indptr[-1], dtype=bool)
+    has_row[position] = True
+    available = has_row.copy()
+    if "open" in history.columns:
+        closed = ~history["open"].fillna(True).to_numpy(dtype=bool)[keep]
+        available[position[closed]] = False
+    for i in range(len(start)):
+        part = slice(indptr[i], indptr[i + 1])
+        rows = has_row[part]
+        if rows.size and rows.mean() >= rule.gap_min_coverage:
+            available[part] |= ~rows & ~_long_runs(~rows, rule.gap_periods)
+        else:
+            available[part] |= ~rows
+    return available
+
+
+def _long_runs(mask: np.ndarray, least: int) -> np.ndarray:
+    """True on the runs of True in mask that are at least `least` long."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    out = np.zeros(mask.size, dtype=bool)
+    for begin, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - begin >= least:
+            out[begin:stop] = True
+    return out
+
+
+def _fill(
+    y: np.ndarray, available: np.ndarray, start: np.ndarray, indptr: np.ndarray, season: int
+) -> None:
+    """Fill unavailable cells in place with the series' seasonal mean of available cells."""
+    for i in np.flatnonzero(np.add.reduceat(~available, indptr[:-1]) if y.size else []):
+        part = slice(indptr[i], indptr[i + 1])
+        values, ok = y[part], available[part]
+        if not ok.any():
+            values[:] = 0.0
+            continue
+        phase = (start[i] + np.arange(values.size)) % max(season, 1)
+        sums = np.bincount(phase[ok], weights=values[ok], minlength=season)
+        counts = np.bincount(phase[ok], minlength=season)
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), values[ok].mean())
+        values[~ok] = means[phase[~ok]]
 
 
 def _joined(frame: pd.DataFrame) -> pd.Series:

@@ -9,6 +9,8 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
+from restock.forecasting.availability import series_availability
+from restock.grain import DataSettings, Grain, grain_of
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 
@@ -36,6 +38,8 @@ class ProfileSettings:
     adi_cutoff: float
     cv2_cutoff: float
     demand_std_days: int = 91
+    grain: Grain = Grain()
+    data: DataSettings = DataSettings()
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> ProfileSettings:
@@ -48,7 +52,7 @@ class ProfileSettings:
         return cls(
             int(p["sales_value_days"]), a, b, int(p["new_history_days"]),
             int(p["eol_inactive_days"]), float(p["adi_cutoff"]), float(p["cv2_cutoff"]),
-            int(p.get("demand_std_days", 91)),
+            int(p.get("demand_std_days", 91)), grain_of(conf), DataSettings.from_conf(conf),
         )
 
 
@@ -60,23 +64,33 @@ def profile(
 ) -> DataFrame:
     """One profile row per series with sales up to as_of_date.
 
-    ADI is history days / days with demand; CV² is (std / mean)² of the non-zero daily
-    quantities (population std). Classes follow Syntetos–Boylan: smooth (ADI < 1.32,
-    CV² < 0.49), erratic (ADI < 1.32), intermittent (CV² < 0.49), lumpy; a series with
-    no demand at all is `no_demand`. ABC ranks series by sales value (quantity × price
-    from sales, else × unit_cost from item_params) over the trailing window: the series
-    that takes the cumulative share past A's cut-off is still A. Lifecycle is
+    Works on periods of the run's grain (`restock.grain`) and only on available ones: closed
+    periods, reporting gaps and the periods before the first sale are neither zeros nor
+    history (`availability.series_availability`). `history_days` is the available periods ×
+    the period's length in days. Demand class uses the trailing `data.profile_window_days`
+    (0 = all): ADI is available periods / periods with demand there; CV² is (std / mean)² of
+    the non-zero period quantities (population std). Classes follow Syntetos–Boylan: smooth
+    (ADI < 1.32, CV² < 0.49), erratic (ADI < 1.32), intermittent (CV² < 0.49), lumpy; a
+    series with no demand at all is `no_demand`. ABC ranks series by sales value (quantity ×
+    price from sales, else × unit_cost from item_params) over the trailing window: the
+    series that takes the cumulative share past A's cut-off is still A. Lifecycle is
     `end_of_life` when item_params declares it or the last sale is older than
     `eol_inactive_days`, `new` when the history is shorter than `new_history_days`.
-    `demand_std_daily` is the population std of daily demand (days without sales count
-    as 0) over the trailing `demand_std_days` (or the whole history when shorter): the σ_d
-    of the planner's `normal` safety stock. `yearly_strength` (null below two whole years)
-    is `calendar.yearly_strength`.
+    `demand_std_daily` is the population std of period demand (periods without sales count
+    as 0) over the trailing `demand_std_days` (or the whole history when shorter), divided
+    by √(days per period): the σ_d of the planner's `normal` safety stock. `yearly_strength`
+    (null below two whole years, and at W and M, whose season is the year) is
+    `calendar.yearly_strength`.
     """
+    from pyspark.sql import functions as F
+
     from restock.forecasting.calendar import yearly_strength
 
     stats = _stats(daily, item_params, as_of_date, settings)
-    stats = stats.join(yearly_strength(daily, as_of_date), KEYS, "left")
+    if settings.grain.kind == "D":
+        stats = stats.join(yearly_strength(daily, as_of_date), KEYS, "left")
+    else:  # the season of a weekly or monthly series already is the year
+        stats = stats.withColumn("yearly_strength", F.lit(None).cast("double"))
     with_abc = _abc(stats, settings)
     return with_abc.select(*PROFILE_COLUMNS)
 
@@ -84,51 +98,63 @@ def profile(
 def _stats(
     daily: DataFrame, item_params: DataFrame | None, as_of: dt.date, s: ProfileSettings
 ) -> DataFrame:
-    """Per-series aggregates, demand class and lifecycle."""
+    """Per-series aggregates, demand class and lifecycle, on available periods only."""
     from pyspark.sql import functions as F
 
+    grain, data = s.grain, s.data
     q = F.col("quantity")
-    sold = q > 0
+    is_open = F.coalesce(F.col("open"), F.lit(True)) if "open" in daily.columns else F.lit(True)
+    sold = (q > 0) & is_open
+    window_days = data.profile_window_days
+    in_window = (F.col("date") > F.date_sub(F.lit(as_of), window_days)) if window_days > 0 \
+        else F.lit(True)
     recent = F.col("date") > F.date_sub(F.lit(as_of), s.sales_value_days)
-    trailing = F.col("date") > F.date_sub(F.lit(as_of), s.demand_std_days)
+    trailing = (F.col("date") > F.date_sub(F.lit(as_of), s.demand_std_days)) & is_open
     agg = (
         daily.where(F.col("date") <= F.lit(as_of))
         .groupBy(*KEYS)
         .agg(
             F.min("date").alias("first_date"),
             F.max(F.when(sold, F.col("date"))).alias("last_sale_date"),
-            F.count(F.when(sold, 1)).alias("nonzero_days"),
+            F.count(F.when(sold & in_window, 1)).alias("nonzero_days"),
             F.sum(q).alias("total_quantity"),
-            F.avg(F.when(sold, q)).alias("size_mean"),
-            F.var_pop(F.when(sold, q)).alias("size_var"),
+            F.avg(F.when(sold & in_window, q)).alias("size_mean"),
+            F.var_pop(F.when(sold & in_window, q)).alias("size_var"),
             F.sum(F.when(recent, q)).alias("recent_quantity"),
             F.sum(F.when(recent, F.col("sales_value"))).alias("recent_value"),
+            F.count(F.when(trailing, 1)).alias("trailing_rows"),
             F.sum(F.when(trailing, q).otherwise(0.0)).alias("trailing_sum"),
             F.sum(F.when(trailing, q * q).otherwise(0.0)).alias("trailing_sumsq"),
         )
     )
+    periods = series_availability(daily, as_of, grain, data, window_days)
+    agg = agg.join(periods.select(*KEYS, "available_periods", "window_available_periods"),
+                   KEYS, "left")
     if item_params is not None:
         params = item_params.select(*KEYS, "unit_cost", F.col("lifecycle").alias("declared"))
         agg = agg.join(params, KEYS, "left")
     else:
         agg = agg.withColumn("unit_cost", F.lit(None).cast("double"))
         agg = agg.withColumn("declared", F.lit(None).cast("string"))
-    history = F.datediff(F.lit(as_of), F.col("first_date")) + 1
+    history = F.greatest(F.lit(1), F.col("available_periods")) * F.lit(grain.period_days)
+    window_periods = F.greatest(F.lit(1), F.col("window_available_periods"))
     idle = F.datediff(F.lit(as_of), F.coalesce("last_sale_date", "first_date"))
+    trailing_periods = F.greatest(F.lit(1), F.least(
+        F.col("available_periods"), F.lit(grain.whole_periods(s.demand_std_days))))
+    trailing_mean = F.col("trailing_sum") / trailing_periods
     adi, cv2 = F.col("adi"), F.col("cv2")
     return (
-        agg.withColumn("history_days", history)
-        .withColumn("zero_share", 1 - F.col("nonzero_days") / F.col("history_days"))
+        agg.withColumn("history_days", F.round(history).cast("int"))
+        .withColumn("zero_share", 1 - F.col("nonzero_days") / window_periods)
         .withColumn(
-            "adi", F.when(F.col("nonzero_days") > 0, F.col("history_days") / F.col("nonzero_days"))
+            "adi", F.when(F.col("nonzero_days") > 0, window_periods / F.col("nonzero_days"))
         )
         .withColumn("cv2", F.col("size_var") / (F.col("size_mean") ** 2))
-        .withColumn("mean_daily_demand", F.col("total_quantity") / F.col("history_days"))
-        .withColumn("trailing_days", F.least(F.col("history_days"), F.lit(s.demand_std_days)))
-        .withColumn(
+        .withColumn("mean_daily_demand", F.col("total_quantity") / history)
+        .withColumn(  # σ of one period's demand, as the σ of a day: σ_period / sqrt(days)
             "demand_std_daily",
-            F.sqrt(F.greatest(F.lit(0.0), F.col("trailing_sumsq") / F.col("trailing_days")
-                              - (F.col("trailing_sum") / F.col("trailing_days")) ** 2)),
+            F.sqrt(F.greatest(F.lit(0.0), F.col("trailing_sumsq") / trailing_periods
+                              - trailing_mean ** 2)) / F.lit(grain.period_days ** 0.5),
         )
         .withColumn(
             "sales_value",

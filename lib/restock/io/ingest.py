@@ -209,13 +209,17 @@ def _parse(raw: Column, kind: str) -> Column:
     """A raw string column as the contract type; null when it does not parse.
 
     Integers must be whole numbers (`7` or `7.0`, not `7.5`); dates are ISO
-    (`yyyy-MM-dd`, a time part is ignored).
+    (`yyyy-MM-dd`, a time part is ignored); a month `yyyy-MM` is its last day (the
+    monthly grain dates a period by its end), never silently the 1st.
     """
     from pyspark.sql import functions as F
 
     if kind == "int":
         number = raw.cast("double")
         return F.when(number == F.floor(number), number.cast("int"))
+    if kind == "date":
+        month = F.trim(raw).rlike(r"^\d{4}-\d{1,2}$")
+        return F.when(month, F.last_day(F.trim(raw).cast("date"))).otherwise(raw.cast("date"))
     return raw.cast(kind)
 
 
@@ -258,11 +262,13 @@ class IngestResult:
     table: str
     counts: IngestCounts
     merged: dict[str, int]
+    grain: str = ""  # sales: the grain its dates are on, as detected
 
     def summary(self) -> str:
         """Two lines for the user."""
         m = self.merged
-        return (f"{self.table}: {self.counts.summary()}\n"
+        grain = f"\n{self.table}: {self.grain}" if self.grain else ""
+        return (f"{self.table}: {self.counts.summary()}{grain}\n"
                 f"{self.table}: inserted {m['inserted']}, updated {m['updated']}, "
                 f"unchanged {m['unchanged']} rows in {self.table} (run {self.run_id})")
 
@@ -310,6 +316,18 @@ def load_files(
                       if counts.rows_accepted else dict(NOTHING_MERGED))
             record.message = (f"{counts.summary()}; inserted {merged['inserted']}, updated "
                               f"{merged['updated']}, unchanged {merged['unchanged']}")[:1000]
+        grain = _detected_grain(tagged) if table == "sales" else ""
     finally:
         tagged.unpersist()
-    return IngestResult(run_id, table, counts, merged)
+    return IngestResult(run_id, table, counts, merged, grain)
+
+
+def _detected_grain(tagged: DataFrame) -> str:
+    """The grain the accepted sales dates are on, as a sentence (`grain.detect`)."""
+    from pyspark.sql import functions as F
+
+    from restock.forecasting.availability import MAX_DETECT_DATES
+    from restock.grain import detect
+
+    accepted = tagged.where(F.col("reason").isNull()).select("date").distinct()
+    return detect([r[0] for r in accepted.limit(MAX_DETECT_DATES).collect()])[1]

@@ -23,7 +23,8 @@ INPUTS: dict[str, dict[str, Any]] = {
             "date": "date",
             "quantity": "double",
         },
-        "optional": {"promo": "boolean", "price": "double"},
+        # open: false = the location was closed that day (not a day of zero demand)
+        "optional": {"promo": "boolean", "price": "double", "open": "boolean"},
         "key": ["sku_id", "location_id", "date"],
     },
     "inventory": {
@@ -74,6 +75,13 @@ INPUTS: dict[str, dict[str, Any]] = {
         "optional": {"discount": "double"},
         "key": ["sku_id", "location_id", "start_date", "end_date"],
     },
+}
+
+_HOW_TO_CREATE = {
+    "sales": "; load it with `restock ingest sales FILE --mapping COLUMN=FILE_COLUMN`",
+    **{name: (f"; write a template with every series of sales (`restock init-params --out "
+              f"DIR`), edit it, then `restock ingest {name} DIR/{name}.csv`")
+       for name in ("item_params", "inventory")},
 }
 
 # Outputs: the job that writes each one (its `runs` row tells whether the run succeeded).
@@ -127,7 +135,8 @@ def read(
     """
     path = location(conf, name)
     if not exists(spark, conf, name):
-        raise TableNotFoundError(f"table '{name}' not found: no Delta table at {path}")
+        raise TableNotFoundError(f"table '{name}' not found: no Delta table at {path}"
+                                 + _HOW_TO_CREATE.get(name, ""))
     reader = spark.read.format("delta")
     if version is not None:
         latest = latest_version(spark, conf, name)

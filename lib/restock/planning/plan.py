@@ -35,6 +35,8 @@ def build_plan(
     """One plan row per series (CHECKED_PLAN_SCHEMA) for every series with item params or a
     forecast.
 
+    Weekly and monthly forecasts are first spread over the days of their periods
+    (`daily_forecasts`), so lead time and review period stay in (fractional) days.
     A series forecast by several models (a forced list of models) is planned with the
     first model in sorted order; its backtest residuals are used only for that model.
     Lifecycle comes from the profile, else item params; `end_of_life` declared in item
@@ -56,6 +58,7 @@ def build_plan(
     """
     from pyspark.sql import functions as F
 
+    forecasts = daily_forecasts(forecasts, settings.levels, as_of_date)
     params = item_params.select(
         *SERIES_KEYS, *_PARAMS, F.col("lifecycle").alias("params_lifecycle"),
         F.lit(True).alias("has_params"),
@@ -74,6 +77,36 @@ def build_plan(
     checked = partial(checked_batches, policy=settings,
                       plan=plan_settings or PlanSettings.from_conf({}))
     return typed.mapInPandas(checked, CHECKED_PLAN_SCHEMA)
+
+
+def daily_forecasts(
+    forecasts: DataFrame, levels: tuple[float, ...], as_of_date: str | dt.date
+) -> DataFrame:
+    """Forecasts of periods longer than a day as one row per day: each period's yhat spread
+    evenly over its days (the day after the previous period's end .. its end), each
+    interval half-width scaled by 1/√days (the daily σ of a sum of independent days);
+    `step` becomes days after the as-of date. Daily forecasts come back unchanged."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    as_of = F.lit(str(as_of_date)).cast("date")
+    first = forecasts.where(F.col("step") == 1).agg(F.max(F.datediff("date", as_of))).first()[0]
+    if first is None or first <= 1:
+        return forecasts
+    order = Window.partitionBy(*SERIES_KEYS, "model").orderBy("step")
+    begin = F.coalesce(F.lag("date").over(order), as_of)
+    dated = forecasts.where(F.col("step").isNotNull()).withColumn("begin", begin).withColumn(
+        "days", F.greatest(F.lit(1), F.datediff("date", "begin")))
+    spread = dated.withColumn("k", F.explode(F.sequence(F.lit(1), F.col("days")))).withColumn(
+        "date", F.date_add("begin", F.col("k")))
+    mean = F.col("yhat") / F.col("days")
+    bounds = {f"{b}_{lv}": mean + (F.col(f"{b}_{lv}") - F.col("yhat")) / F.sqrt(F.col("days"))
+              for lv in levels for b in ("lo", "hi") if f"{b}_{lv}" in forecasts.columns}
+    daily = spread.withColumns({
+        "step": F.datediff("date", as_of).cast("int"), "yhat": mean,
+        **{name: F.greatest(F.lit(0.0), bound) for name, bound in bounds.items()},
+    }).select(*forecasts.columns)
+    return daily.unionByName(forecasts.where(F.col("step").isNull()))
 
 
 def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:

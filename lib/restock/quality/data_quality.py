@@ -3,8 +3,12 @@
 Checks on the validated sales of a run (the daily totals of accepted rows) and on the
 validation's counts:
 
-- `missing_day_rate`: share of calendar days from the first sale to the as-of date on
-  which no series has a sales row (an export gap or a closed day).
+- `missing_day_rate`: share of periods of the run's grain (days at D), per series from
+  its first sale to the as-of date and pooled over series, without a sales row and not
+  in a reporting gap (those are zero demand); the message names the worst series.
+- `reporting_gap_share`: share of series with a reporting gap (`data.gap_min_days`).
+- `unavailable_share`: closed and reporting-gap periods / periods from the first sale;
+  the message gives the counts by cause (closed, gap, before the first sale).
 - `duplicate_rate`: exact duplicate rows / rows read.
 - `negative_share`: rows with a negative quantity (returns) / rows read.
 - `freshness_days`: days from the newest sale to the reference date (today, or the
@@ -31,7 +35,9 @@ import numpy as np
 import pandas as pd
 
 from restock.errors import ConfigError, DataQualityError
-from restock.forecasting.panel import EPOCH, build_panel, epoch_day
+from restock.forecasting.availability import series_availability
+from restock.forecasting.panel import build_panel
+from restock.grain import Grain
 from restock.io.config import section
 from restock.quality.outliers import OutlierRule
 from restock.quality.rules import implausible_rows
@@ -42,8 +48,9 @@ if TYPE_CHECKING:
     from restock.app.settings import Settings
     from restock.quality.rules import QualityReport
 
-CHECKS = ("missing_day_rate", "duplicate_rate", "negative_share", "freshness_days",
-          "short_history_share", "outlier_share", "implausible_share")
+CHECKS = ("missing_day_rate", "reporting_gap_share", "unavailable_share", "duplicate_rate",
+          "negative_share", "freshness_days", "short_history_share", "outlier_share",
+          "implausible_share")
 SCHEMA = ("check string, value double, threshold double, severity string, message string, "
           "as_of_date date")
 
@@ -123,25 +130,22 @@ def run_checks(
     limits = settings.checks
     min_days = settings.routing.min_history_days
     history = daily.where(F.col("date") <= F.lit(as_of_date))
-    first, newest, days_seen = history.agg(
-        F.min("date"), F.max("date"), F.countDistinct("date")
-    ).first()
+    first, newest = history.agg(F.min("date"), F.max("date")).first()
     if first is None:
         raise DataQualityError(f"table 'sales' has no accepted rows up to {as_of_date}")
-    span = (as_of_date - first).days + 1
-    per_series = history.groupBy("sku_id", "location_id").agg(F.min("date").alias("first"))
+    grain = settings.forecast.grain
+    per_series = series_availability(history, as_of_date, grain, settings.data)
     series, short = per_series.agg(
         F.count(F.lit(1)),
-        F.sum((F.datediff(F.lit(as_of_date), "first") + 1 < min_days).cast("long")),
+        F.sum((F.col("available_periods") * grain.period_days < min_days).cast("long")),
     ).first()
+    found = availability_checks(per_series, grain, series)
     rows = max(report.rows_in, 1)
     duplicates = report.by_reason.get("duplicate row", 0)
     negatives = report.by_reason.get("negative quantity (return)", 0) + report.negatives_zeroed
     fresh = (reference_date - newest).days
     implausible = implausible_rows(report.by_reason)
-    found = [
-        ("missing_day_rate", 1 - days_seen / span,
-         f"{span - days_seen} of {span} days from {first} to {as_of_date} have no sales row"),
+    found += [
         ("duplicate_rate", duplicates / rows, f"{duplicates} of {report.rows_in} rows are exact "
          "duplicates"),
         ("negative_share", negatives / rows, f"{negatives} of {report.rows_in} rows have a "
@@ -155,25 +159,58 @@ def run_checks(
     ]
     rule = settings.outliers
     if rule.enabled:
-        capped, nonzero = outlier_counts(history, rule, as_of_date, buckets)
+        capped, nonzero = outlier_counts(history, rule, as_of_date, buckets, grain)
         found.append(("outlier_share", capped / max(nonzero, 1), f"{capped} of {nonzero} "
                       f"non-zero days above median + {rule.mad_k:g}·MAD of their series"))
     return [judge(name, float(value), limits.of(name), what, as_of_date)
             for name, value, what in found]
 
 
+def availability_checks(per_series: DataFrame, grain: Grain, series: int) -> list[tuple]:
+    """missing_day_rate, reporting_gap_share and unavailable_share from per-series counts
+    (`availability.series_availability`); the worst series of each comes to the driver."""
+    from pyspark.sql import functions as F
+
+    missing = F.col("periods") - F.col("rows") - F.col("gap_periods")
+    totals = per_series.agg(
+        F.sum("periods"), F.sum(missing), F.sum("closed_periods"), F.sum("gap_periods"),
+        F.sum("prelaunch_periods"), F.count(F.when(F.col("gap_periods") > 0, 1)),
+    ).first()
+    periods, missed, closed, gap, prelaunch, gapped = (int(v or 0) for v in totals)
+    unit = {"D": "days", "W": "weeks", "M": "months"}[grain.kind]
+
+    def worst(column: Any) -> str:
+        row = per_series.orderBy(column.desc(), "sku_id", "location_id").select(
+            "sku_id", "location_id", column.alias("v"), "periods").first()
+        return f"worst {row.sku_id}/{row.location_id}: {int(row.v)} of {row.periods} {unit}"
+
+    return [
+        ("missing_day_rate", missed / max(periods, 1),
+         f"{missed} of {periods} series-{unit} ({grain.name}, first sale .. as-of) have no "
+         f"sales row outside reporting gaps; {worst(missing)}"),
+        ("reporting_gap_share", gapped / max(series, 1),
+         f"{gapped} of {series} series have a reporting gap ({gap} {unit} in all, not "
+         f"counted as zeros); {worst(F.col('gap_periods'))}"),
+        ("unavailable_share", (closed + gap) / max(periods, 1),
+         f"unavailable {unit}: {closed} closed, {gap} in reporting gaps, {prelaunch} before "
+         f"the first sale; {worst(F.col('closed_periods') + F.col('gap_periods'))}"),
+    ]
+
+
 def outlier_counts(
-    history: DataFrame, rule: OutlierRule, as_of_date: dt.date, buckets: int
+    history: DataFrame, rule: OutlierRule, as_of_date: dt.date, buckets: int,
+    grain: Grain | None = None,
 ) -> tuple[int, int]:
     """(capped days, non-zero days) over all series: the fitting rule, per bucket of series."""
     from pyspark.sql import functions as F
 
     from restock.spark.buckets import bucket_of
 
-    columns = ["sku_id", "location_id", F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity"]
+    grain = grain or Grain()
+    columns = ["sku_id", "location_id", grain.index_col(F.col("date")).alias("day"), "quantity"]
     if "promo" in history.columns:
         columns.append("promo")
-    fn = partial(_bucket_outliers, rule=rule, end=epoch_day(as_of_date))
+    fn = partial(_bucket_outliers, rule=rule, end=grain.index_of(as_of_date))
     counts = (
         history.select(*columns).withColumn("bucket", bucket_of(buckets))
         .groupBy("bucket").applyInPandas(fn, "capped long, nonzero long")

@@ -341,12 +341,13 @@ def daily_sales(tagged: DataFrame) -> DataFrame:
     """Accepted rows summed per series and day (several transactions of a day add up).
 
     Keeps `sales_value` = sum of quantity × price when sales has a price column (else null),
-    and `promo` (any row of the day on promotion) when sales has a promo column.
+    and `promo` (any row of the day on promotion) / `open` (any row of the day open) when
+    sales has those columns.
     """
     from pyspark.sql import functions as F
 
     value = F.col("quantity") * F.col("price") if "price" in tagged.columns else F.lit(None)
-    promo = [F.max("promo").alias("promo")] if "promo" in tagged.columns else []
+    promo = [F.max(c).alias(c) for c in ("promo", "open") if c in tagged.columns]
     return (
         tagged.where(F.col("reason").isNull())
         .groupBy("sku_id", "location_id", "date")

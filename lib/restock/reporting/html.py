@@ -69,7 +69,7 @@ def render(spark: SparkSession, tree: Settings, run: ReportRun) -> str:
         "summary": _summary(run, parts, settings),
         "forecasts": _forecasts(spark, tree, run, parts),
         "accuracy": _accuracy(tree.backtest.metric, run, parts),
-        "plan": _plan(parts, settings, run),
+        "plan": _traps(spark, conf, run) + _plan(parts, settings, run),
         "simulation": _simulation(spark, conf, run),
     }
     nav = " ".join(f'<a href="#{key}">{title}</a>' for key, title in SECTIONS)
@@ -269,6 +269,17 @@ def _plan(parts: _Parts, settings: ReportSettings, run: ReportRun) -> str:
         "<h3>Days of cover</h3>",
         _img(charts.stacked_bars(cover, cover_title, "days of cover", "series"), cover_title),
     ])
+
+
+def _traps(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) -> str:
+    """The planning traps (`summary.planning_traps`) as a table; '' without a plan."""
+    from restock.reporting.summary import planning_traps
+
+    found = planning_traps(spark, conf, run.run_id)
+    if not found:
+        return ""
+    frame = pd.DataFrame(found, columns=["trap", "series", "what it means"])
+    return "<h3>Planning traps</h3>" + _table(frame)
 
 
 def _simulation(spark: SparkSession, conf: Mapping[str, Any], run: ReportRun) -> str:

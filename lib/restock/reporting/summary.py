@@ -101,9 +101,54 @@ def summary_text(spark: SparkSession, tree: Settings, run_id: str | None) -> str
         _counts(spark, conf, run_id),
         _accuracy(spark, conf, run_id, tree.calendar),
         _plan_overview(spark, conf, run_id),
+        traps_text(spark, conf, run_id),
         _top_orders(spark, conf, run_id),
     ]
     return "\n\n".join(s for s in sections if s)
+
+
+TRAP_HINTS = {
+    "horizon_short": "lead time + review period longer than the forecast horizon "
+                     "(raise forecast.horizon_days)",
+    "no_inventory": "no inventory row on or before the as-of date: planned from zero stock",
+    "end_of_life_inactive": "end of life only because no sale for profile.eol_inactive_days",
+    "inventory_after_as_of": "inventory rows dated after the as-of date only (ignored)",
+}
+
+
+def planning_traps(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> list[tuple]:
+    """(trap, series, hint) for the plan traps that otherwise hide in columns; [] without
+    a plan for the run. Aggregates only."""
+    from pyspark.sql import functions as F
+
+    if not tables.exists(spark, conf, "plans"):
+        return []
+    plan = tables.read(spark, conf, "plans").where(F.col("run_id") == run_id)
+    first = plan.agg(F.max("as_of_date"), F.sum(F.col("horizon_short").cast("int")),
+                     F.sum((F.col("status") == "no_inventory").cast("int"))).first()
+    as_of, counts = first[0], {"horizon_short": first[1], "no_inventory": first[2]}
+    if as_of is None:
+        return []
+    if tables.exists(spark, conf, "series_profile"):
+        eol_days = int(conf["profile"]["eol_inactive_days"])
+        profiled = tables.read(spark, conf, "series_profile").where(F.col("run_id") == run_id)
+        idle = F.datediff(F.lit(as_of), F.coalesce("last_sale_date", "first_date"))
+        counts["end_of_life_inactive"] = profiled.where(
+            (F.col("lifecycle") == "end_of_life") & (idle > eol_days)).count()
+    if tables.exists(spark, conf, "inventory"):
+        inventory = tables.read(spark, conf, "inventory").groupBy(*tables.SERIES_KEYS).agg(
+            F.min("as_of_date").alias("first"))
+        counts["inventory_after_as_of"] = inventory.where(F.col("first") > F.lit(as_of)).count()
+    return [(name, int(n or 0), TRAP_HINTS[name]) for name, n in counts.items()]
+
+
+def traps_text(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:
+    """The planning traps with their series counts ('' without a plan)."""
+    found = planning_traps(spark, conf, run_id)
+    if not found:
+        return ""
+    lines = [f"  {name:<22} {n:>7} series  {hint}" for name, n, hint in found]
+    return "planning traps:\n" + "\n".join(lines)
 
 
 def _jobs(spark: SparkSession, conf: Mapping[str, Any], run_id: str) -> str:

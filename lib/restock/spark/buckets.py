@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from restock.forecasting.panel import EPOCH
+from restock.grain import Grain
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -30,29 +30,38 @@ def per_bucket(
     as_of_date: dt.date,
     buckets: int,
     promo_days: DataFrame | None = None,
+    grain: Grain | None = None,
 ) -> DataFrame:
     """Run fn(history, series_rows) once per bucket of series, co-grouping the two.
 
     Both sides are hash-partitioned into `buckets` partitions by the same bucket column,
-    so the co-group adds no shuffle; history is sku_id, location_id, day (epoch day),
-    quantity up to as_of_date, plus one row with a null quantity per promotion day of
+    so the co-group adds no shuffle; history is sku_id, location_id, day (the period
+    index of `grain`; None = daily: the epoch day), quantity, promo and open up to
+    as_of_date, plus one row with a null quantity per promotion day of
     `promo_days` (sku_id, location_id, date; history and horizon); series_rows is
     sku_id, location_id and the per-series columns fn needs (routes, candidates, replay inputs).
     """
     from pyspark.sql import functions as F
 
+    grain = grain or Grain()
+
     def by_bucket(df: DataFrame) -> DataFrame:
         return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
 
-    def epoch(df: DataFrame, quantity: Column, promo: Column) -> DataFrame:
-        day = F.datediff("date", F.lit(EPOCH)).alias("day")
+    def epoch(df: DataFrame, quantity: Column, promo: Column, is_open: Column) -> DataFrame:
+        day = grain.index_col(F.col("date")).alias("day")
         return df.select("sku_id", "location_id", day, quantity.cast("double").alias("quantity"),
-                         promo.cast("boolean").alias("promo"))
+                         promo.cast("boolean").alias("promo"),
+                         is_open.cast("boolean").alias("open"))
 
-    flag = F.coalesce(F.col("promo"), F.lit(False)) if "promo" in sales.columns else F.lit(False)
-    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"), flag)
+    def flag(name: str, default: bool) -> Column:
+        present = name in sales.columns
+        return F.coalesce(F.col(name), F.lit(default)) if present else F.lit(default)
+
+    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"),
+                    flag("promo", False), flag("open", True))
     if promo_days is not None:
-        history = history.unionByName(epoch(promo_days, F.lit(None), F.lit(True)))
+        history = history.unionByName(epoch(promo_days, F.lit(None), F.lit(True), F.lit(True)))
     return (
         by_bucket(history)
         .groupBy("bucket")

@@ -1,0 +1,123 @@
+"""Unavailable periods (closed, reporting gap, before the first sale): never fitted,
+profiled or scored as zeros; known future closures forecast 0; the plan in days at W."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from restock.forecasting.exog import Events
+from restock.forecasting.forecast import ForecastSettings, forecast_bucket
+from restock.forecasting.panel import Availability, build_panel
+from restock.forecasting.profile import ProfileSettings, profile
+from restock.grain import EPOCH, Grain
+from restock.io.config import load_conf
+
+from builders import routes
+
+RULE = Availability(gap_periods=4, gap_min_coverage=0.7, season_length=7)
+
+
+def _rows(values: np.ndarray, end: int, **extra) -> pd.DataFrame:
+    """One series' rows: NaN = no row (a missing day); extra columns as given."""
+    days = np.arange(end - values.size + 1, end + 1)
+    keep = ~np.isnan(values)
+    frame = pd.DataFrame({"sku_id": "A", "location_id": "L1", "day": days[keep],
+                          "quantity": values[keep]})
+    for name, column in extra.items():
+        frame[name] = np.asarray(column)[keep]
+    return frame
+
+
+def test_closed_days_are_filled_by_the_weekly_profile_not_zero():
+    weeks = 8
+    y = np.tile([10.0, 12, 14, 16, 18, 20, 30], weeks)
+    is_open = np.ones(y.size, bool)
+    is_open[[13, 20]] = False  # two closed Saturdays-of-the-cycle (value 30) with 0 sales
+    y[~is_open] = 0.0
+    panel = build_panel(_rows(y, 1000, open=is_open), 1000, availability=RULE)
+    assert not panel.available[13] and panel.available[12]
+    np.testing.assert_allclose(panel.series(0)[[13, 20]], 30.0)  # mean of the open ones
+    assert panel.series(0).min() >= 10.0  # no zero reaches the model
+
+
+def test_a_reporting_gap_is_not_zeros_but_short_missing_runs_are():
+    y = np.full(70, 5.0)
+    y[30:40] = np.nan  # 10 days without a row: a gap (>= 4 periods)
+    y[50:52] = np.nan  # 2 days: zero demand
+    panel = build_panel(_rows(y, 500), 500, availability=RULE)
+    assert not panel.available[30:40].any() and panel.available[50:52].all()
+    # filled by the weekday means of the available days (the two zero days pull two to 4.4)
+    assert (panel.series(0)[30:40] > 4.3).all()
+    np.testing.assert_allclose(panel.series(0)[50:52], 0.0)
+
+
+def test_a_series_starts_at_its_first_sale():
+    y = np.concatenate([np.zeros(40), np.full(30, 4.0)])  # listed with 0 before launch
+    panel = build_panel(_rows(y, 300), 300, availability=RULE)
+    assert panel.start[0] == 300 - 30 + 1 and panel.series(0).size == 30
+    plain = build_panel(_rows(y, 300), 300)
+    assert plain.series(0).size == 70
+
+
+def test_forecasts_on_known_future_closures_are_zero():
+    settings = dataclasses.replace(ForecastSettings.from_conf(load_conf("local", environ={})),
+                                   horizon_days=7, availability=RULE)
+    as_of = dt.date(2026, 6, 30)
+    end = (as_of - EPOCH).days
+    closed_day = end + 3
+    events = Events(day=np.array([closed_day]), location=np.array(["L1"], dtype=object),
+                    event_type=np.array(["closed"], dtype=object))
+    out = forecast_bucket(_rows(np.full(60, 8.0), end), routes({("A", "L1"): "SeasonalNaive"}),
+                          settings=settings, as_of_date=as_of, events=events)
+    on_closed = out["step"] == 3
+    assert (out.loc[on_closed, ["yhat", "lo_80", "hi_95"]] == 0).all(axis=None)
+    np.testing.assert_allclose(out.loc[~on_closed, "yhat"], 8.0)
+
+
+def _sales(spark, frame: pd.DataFrame):
+    return spark.createDataFrame(frame).selectExpr(
+        "sku_id", "location_id", "cast(date as date) date", "quantity",
+        "cast(null as double) sales_value", "open")
+
+
+def test_profile_counts_only_available_periods(spark):
+    as_of = dt.date(2026, 6, 30)
+    days = pd.date_range(end=as_of, periods=100, freq="D")
+    quantity = np.where(np.arange(100) % 2 == 0, 6.0, 0.0)  # demand every other day
+    quantity[:20] = 0.0  # listed before the first sale
+    is_open = np.ones(100, bool)
+    is_open[60:66] = False
+    quantity[60:66] = 0.0
+    frame = pd.DataFrame({"sku_id": "A", "location_id": "L1", "date": days.date,
+                          "quantity": quantity, "open": is_open})
+    frame = frame.drop(index=range(70, 80))  # 10 days without rows: a reporting gap
+    conf = load_conf("local", environ={})
+    conf["data"].update(profile_window_days=0, gap_min_days=7)
+    row = profile(_sales(spark, frame), None, as_of, ProfileSettings.from_conf(conf)).first()
+    available = 80 - 6 - 10  # first sale .. as-of, less closed and gap days
+    assert row["history_days"] == available
+    sold = int((quantity[20:] > 0).sum() - (quantity[70:80] > 0).sum())
+    assert row["zero_share"] == pytest.approx(1 - sold / available)
+
+
+def test_a_weekly_forecast_is_planned_in_days(spark):
+    from restock.planning.plan import daily_forecasts
+
+    as_of = dt.date(2012, 10, 26)
+    grain = Grain.parse("W-FRI")
+    ends = [grain.end_of(grain.index_of(as_of) + k) for k in (1, 2)]
+    weekly = spark.createDataFrame(pd.DataFrame({
+        "sku_id": "A", "location_id": "L1", "model": "M", "step": [1, 2], "date": ends,
+        "yhat": [70.0, 140.0], "lo_80": [56.0, 112.0], "hi_80": [84.0, 168.0],
+        "status": "ok"})).selectExpr("sku_id", "location_id", "model", "cast(step as int) step",
+                                     "cast(date as date) date", "yhat", "lo_80", "hi_80",
+                                     "status")
+    daily = daily_forecasts(weekly, (80,), as_of).orderBy("step").toPandas()
+    assert list(daily["step"]) == list(range(1, 15))
+    np.testing.assert_allclose(daily["yhat"], [10.0] * 7 + [20.0] * 7)
+    np.testing.assert_allclose(daily["hi_80"][:7], 10.0 + 14.0 / np.sqrt(7))
