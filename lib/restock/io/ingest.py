@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError, DataQualityError, InputFileError
-from restock.io import tables
+from restock.io import casts, tables
 from restock.io.config import section
 from restock.quality import rules as quality
 
@@ -110,7 +110,7 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
 
     types = _present_types(raw, table)
     parsed = raw.select(
-        *[_parse(F.trim(F.col(c)), t).alias(c) for c, t in types.items()],
+        *[_parse(c, t).alias(c) for c, t in types.items()],
         *[F.col(c).alias(f"raw_{c}") for c in types],
         "source_file", "file_index", "row_index",
     )
@@ -255,18 +255,15 @@ def _present_types(df: DataFrame, table: str) -> dict[str, str]:
             if c in df.columns}
 
 
-def _parse(raw: Column, kind: str) -> Column:
-    """A raw string column as the contract type; null when it does not parse.
+def _parse(col: str, kind: str) -> Column:
+    """A raw string column, trimmed, as the contract type; null when it does not parse.
 
-    Integers must be whole numbers (`7` or `7.0`, not `7.5`); dates are ISO
-    (`yyyy-MM-dd`, a time part is ignored).
+    Integers must be whole numbers in int range (`7` or `7.0`, not `7.5`); dates are ISO
+    (`yyyy-MM-dd`, a time part is ignored). TRY_CAST, so that ANSI mode (Spark 4's
+    default) gives null for the parse rule instead of failing the job.
     """
-    from pyspark.sql import functions as F
-
-    if kind == "int":
-        number = raw.cast("double")
-        return F.when(number == F.floor(number), number.cast("int"))
-    return raw.cast(kind)
+    raw = f"trim({casts.quoted(col)})"
+    return casts.whole_int(raw) if kind == "int" else casts.try_cast(raw, kind)
 
 
 def _parse_rule(col: str, kind: str) -> tuple[Column, str]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from importlib.metadata import version
@@ -15,9 +16,7 @@ from restock.errors import RestockError
 
 def delta_coordinates() -> str:
     """Maven coordinates of the Delta jars matching the installed delta-spark and Scala."""
-    import pyspark
-
-    jars_dir = Path(pyspark.__file__).parent / "jars"
+    jars_dir = _pyspark_jars()
     scala = sorted(jars_dir.glob("scala-library-*.jar"))
     if not scala:
         raise RestockError(f"cannot tell pyspark's Scala version: no scala-library in {jars_dir}")
@@ -25,11 +24,26 @@ def delta_coordinates() -> str:
     return f"io.delta:delta-spark_{scala_binary}:{version('delta-spark')}"
 
 
+def artifact(jar_name: str) -> str:
+    """A jar's artifact without its version: `jackson-core-2.21.2.jar` -> `jackson-core`."""
+    return re.sub(r"-\d[^-]*(-\d+)?(\.jar)?$", "", jar_name.removesuffix(".jar"))
+
+
+def _pyspark_jars() -> Path:
+    """The jar folder of the installed pyspark (Spark's own classpath)."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "jars"
+
+
 def resolve_delta_jars(dest: str | Path) -> list[Path]:
     """Fetch the Delta jars (and their dependencies) from Maven Central into dest.
 
     Uses Spark's own Ivy resolver with its cache inside dest, so the project controls
-    the folder and later runs need no network.
+    the folder and later runs need no network. Jars of artifacts that pyspark already
+    ships (Delta 4 pulls older Hadoop, Parquet and Jackson jars through delta-kernel) are
+    left out: Spark's own copy wins on the classpath anyway, and executors need not fetch
+    them with --jars.
     """
     from pyspark.sql import SparkSession
 
@@ -50,7 +64,9 @@ def resolve_delta_jars(dest: str | Path) -> list[Path]:
         raise RestockError(f"Ivy resolved no jars for {coordinates} into {ivy}")
     for old in dest.glob("*.jar"):
         old.unlink()
-    copies = [Path(shutil.copy2(jar, dest / jar.name)) for jar in resolved]
+    shipped = {artifact(jar.name) for jar in _pyspark_jars().glob("*.jar")}
+    copies = [Path(shutil.copy2(jar, dest / jar.name)) for jar in resolved
+              if artifact(jar.name.split("_", 1)[-1]) not in shipped]
     (dest / "COORDINATES").write_text(coordinates + "\n")
     return copies
 
