@@ -66,6 +66,9 @@ ENV_ARCHIVE := dist/restock-env$(LINE).tar.gz
 PACK_VENV   := build/pack-venv$(LINE)
 PACK_DEPS   := $(PACK_VENV)/.deps
 
+# the local standalone cluster runs the default line's Spark, jars and packed environment
+SPARK4_ONLY  = if [ -n "$(LINE)" ]; then echo "cluster-up and submit run the default Spark 4 line: drop SPARK=$(SPARK)" >&2; exit 1; fi
+
 .DEFAULT_GOAL := help
 .PHONY: help install check-python demo demo-csv test test-fast test-smoke bench bench-throughput bench-accuracy lint package \
         bench-policy cluster-up cluster-down submit clean
@@ -151,12 +154,14 @@ $(ENV_ARCHIVE): $(PACK_DEPS) $(WHEEL)
 	@du -h $@ | awk '{print "packed environment: " $$1 " " $$2}'
 
 cluster-up: install ## start a standalone master + 2 workers (1 core, 2 GiB each) on 127.0.0.1
+	@$(SPARK4_ONLY)
 	$(CLUSTER) up $(CLUSTER_OPTS)
 
 cluster-down: ## stop the processes cluster-up started (by the pids in CLUSTER_DIR)
 	@if [ -x $(PY) ]; then $(CLUSTER) down $(CLUSTER_OPTS); else echo "no .venv: nothing started"; fi
 
 submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=run ARGS='--run-id x'
+	@$(SPARK4_ONLY)
 	@if [ "$(JOB)" = run ] && [ ! -d "$(WAREHOUSE)/sales/_delta_log" ]; then \
 	  echo "no sales table in $(WAREHOUSE): JOB=generate first ($(SERIES) series x $(DAYS) days)"; \
 	  $(SUBMIT) generate --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) \
