@@ -24,6 +24,27 @@ def delta_coordinates() -> str:
     return f"io.delta:delta-spark_{scala_binary}:{version('delta-spark')}"
 
 
+def older_line() -> str | None:
+    """`3.5` when the installed pyspark is of the Spark 3.5 line; None on Spark 4."""
+    import pyspark
+
+    major, minor = pyspark.__version__.split(".")[:2]
+    return None if int(major) >= 4 else f"{major}.{minor}"
+
+
+def line_folder(folder: str | Path) -> Path:
+    """The jar folder of the installed Spark line: `folder` itself on Spark 4 (the default
+    line), `<folder>-spark3.5` on Spark 3.5 (`make install SPARK=3.5`)."""
+    folder, line = Path(folder), older_line()
+    return folder.with_name(f"{folder.name}-spark{line}") if line else folder
+
+
+def install_command() -> str:
+    """The make command that fills the installed line's jar folder."""
+    line = older_line()
+    return f"make install SPARK={line}" if line else "make install"
+
+
 def artifact(jar_name: str) -> str:
     """A jar's artifact without its version: `jackson-core-2.21.2.jar` -> `jackson-core`."""
     return re.sub(r"-\d[^-]*(-\d+)?(\.jar)?$", "", jar_name.removesuffix(".jar"))
