@@ -19,7 +19,8 @@ PY         := $(BIN)/python
 JARS_DIR   := .jars$(LINE)
 INSTALLED  := $(VENV)/.installed
 # the interpreter for a new venv: PYTHON=... if given, else the first of these that is
-# Python 3.11-3.13 with venv (pyproject's requires-python and what the locks were tested on)
+# Python 3.11-3.13 with venv (pyproject's requires-python; the locks were tested on 3.11);
+# evaluated only when a venv is made
 PYTHON_MIN := 3.11
 PYTHON_MAX := 3.13
 PYTHON_CANDIDATES ?= python3.11 python3.12 python3.13 python3 \
@@ -28,7 +29,7 @@ PYTHON_OK   = "import sys, venv, ensurepip; v = sys.version_info[:2]; \
                sys.exit(not ($(subst .,$(comma),$(PYTHON_MIN)),) <= v <= ($(subst .,$(comma),$(PYTHON_MAX)),))"
 comma      := ,
 ifeq ($(origin PYTHON),undefined)
-PYTHON     := $(firstword $(foreach p,$(PYTHON_CANDIDATES),\
+PYTHON      = $(firstword $(foreach p,$(PYTHON_CANDIDATES),\
                 $(shell command -v $(p) >/dev/null 2>&1 && $(p) -c $(PYTHON_OK) 2>/dev/null && echo $(p))))
 endif
 JARS_OK    := $(JARS_DIR)/COORDINATES
