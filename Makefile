@@ -2,12 +2,36 @@
 # `make help` lists them.
 
 SHELL      := /bin/bash
-PYTHON     ?= python3
-VENV       := .venv
+# Spark line: 4 (default: Spark 4.2 + Delta 4.4, Scala 2.13) or 3.5 (Spark 3.5 + Delta 3.3,
+# Scala 2.12, for clusters that have not moved). Each line has its own lock, venv and jar folder.
+SPARK      ?= 4
+ifeq ($(SPARK),4)
+LINE       :=
+else ifeq ($(SPARK),3.5)
+LINE       := -spark3.5
+else
+$(error SPARK=$(SPARK): the supported lines are SPARK=4 (default) and SPARK=3.5)
+endif
+LOCK       := requirements$(LINE).lock
+VENV       := .venv$(LINE)
 BIN        := $(VENV)/bin
 PY         := $(BIN)/python
-JARS_DIR   := .jars
+JARS_DIR   := .jars$(LINE)
 INSTALLED  := $(VENV)/.installed
+# the interpreter for a new venv: PYTHON=... if given, else the first of these that is
+# Python 3.11-3.13 with venv (pyproject's requires-python; the locks were tested on 3.11);
+# evaluated only when a venv is made
+PYTHON_MIN := 3.11
+PYTHON_MAX := 3.13
+PYTHON_CANDIDATES ?= python3.11 python3.12 python3.13 python3 \
+                     $(wildcard $(HOME)/.pyenv/versions/3.1[1-3]*/bin/python3)
+PYTHON_OK   = "import sys, venv, ensurepip; v = sys.version_info[:2]; \
+               sys.exit(not ($(subst .,$(comma),$(PYTHON_MIN)),) <= v <= ($(subst .,$(comma),$(PYTHON_MAX)),))"
+comma      := ,
+ifeq ($(origin PYTHON),undefined)
+PYTHON      = $(firstword $(foreach p,$(PYTHON_CANDIDATES),\
+                $(shell command -v $(p) >/dev/null 2>&1 && $(p) -c $(PYTHON_OK) 2>/dev/null && echo $(p))))
+endif
 JARS_OK    := $(JARS_DIR)/COORDINATES
 ENV        ?= local
 SERIES     ?= 500
@@ -24,7 +48,7 @@ WORKER_CORES    ?= 1
 WORKER_MEMORY   ?= 2g
 EXECUTOR_MEMORY ?= 1g
 MASTER_URL      ?= spark://127.0.0.1:$(MASTER_PORT)
-WAREHOUSE       ?= $(CURDIR)/warehouse
+WAREHOUSE       ?= $(CURDIR)/warehouse$(LINE)
 JOB             ?= run
 ARGS            ?=
 # shuffle and Delta snapshot partitions sized for this 2-core cluster, as in conf/local.yaml
@@ -39,24 +63,35 @@ SUBMIT           = $(CLUSTER) submit --master-url $(MASTER_URL) --executor-memor
 # every Spark node already has) that executors unpack with --archives ...#environment
 VERSION     = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 WHEEL       = dist/restock-$(VERSION)-py3-none-any.whl
-ENV_ARCHIVE := dist/restock-env.tar.gz
-PACK_VENV   := build/pack-venv
+ENV_ARCHIVE := dist/restock-env$(LINE).tar.gz
+PACK_VENV   := build/pack-venv$(LINE)
 PACK_DEPS   := $(PACK_VENV)/.deps
 
+# the local standalone cluster runs the default line's Spark, jars and packed environment
+SPARK4_ONLY  = if [ -n "$(LINE)" ]; then echo "cluster-up and submit run the default Spark 4 line: drop SPARK=$(SPARK)" >&2; exit 1; fi
+
 .DEFAULT_GOAL := help
-.PHONY: help install demo demo-csv test test-fast bench bench-throughput bench-accuracy lint package \
+.PHONY: help install check-python demo demo-csv test test-fast test-smoke bench bench-throughput bench-accuracy lint package \
         bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-install: $(INSTALLED) $(JARS_OK) ## create .venv, install pinned packages and the Delta jars (no-op when done)
+install: $(INSTALLED) $(JARS_OK) ## create .venv, install pinned packages and the Delta jars (SPARK=3.5: .venv-spark3.5)
 
-$(INSTALLED): pyproject.toml requirements.lock
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+check-python: ## say which interpreter a new venv would use (Python $(PYTHON_MIN)-$(PYTHON_MAX))
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "no Python $(PYTHON_MIN)-$(PYTHON_MAX) with venv found (tried: $(PYTHON_CANDIDATES));" \
+	       "install one or pass PYTHON=/path/to/python3.11" >&2; exit 1; fi
+	@$(PYTHON) -c $(PYTHON_OK) || { echo "PYTHON=$(PYTHON) is not Python" \
+	  "$(PYTHON_MIN)-$(PYTHON_MAX) with venv" >&2; exit 1; }
+	@echo "python for new venvs: $(PYTHON) ($$($(PYTHON) -V))"
+
+$(INSTALLED): pyproject.toml $(LOCK)
+	@test -x $(PY) || { $(MAKE) --no-print-directory check-python && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade "pip>=23.2"
-	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(LOCK) -e ".[dev]"
 	@touch $@
 
 $(JARS_OK): $(INSTALLED)
@@ -79,6 +114,9 @@ demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, t
 
 test: install ## run the test suite (real local Spark + Delta)
 	$(BIN)/pytest -q tests
+
+test-smoke: install ## the end-to-end pipeline and ingest tests (CI runs them with SPARK=3.5)
+	$(BIN)/pytest -q tests/test_pipeline.py tests/test_ingest.py
 
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark and not cluster"
@@ -106,10 +144,10 @@ $(WHEEL): $(INSTALLED) pyproject.toml $(shell find lib -name '*.py' -o -name py.
 	@mkdir -p dist && rm -f dist/restock-*.whl
 	$(BIN)/pip wheel --quiet --no-deps -w dist .
 
-$(PACK_DEPS): $(INSTALLED) pyproject.toml requirements.lock
+$(PACK_DEPS): $(INSTALLED) pyproject.toml $(LOCK)
 	rm -rf $(PACK_VENV)
 	$$($(PY) -c 'import sys; print(sys._base_executable)') -m venv $(PACK_VENV)
-	$(PACK_VENV)/bin/pip install --quiet -c requirements.lock .
+	$(PACK_VENV)/bin/pip install --quiet -c $(LOCK) .
 	$(PACK_VENV)/bin/pip uninstall --quiet -y pyspark py4j
 	@touch $@
 
@@ -119,12 +157,14 @@ $(ENV_ARCHIVE): $(PACK_DEPS) $(WHEEL)
 	@du -h $@ | awk '{print "packed environment: " $$1 " " $$2}'
 
 cluster-up: install ## start a standalone master + 2 workers (1 core, 2 GiB each) on 127.0.0.1
+	@$(SPARK4_ONLY)
 	$(CLUSTER) up $(CLUSTER_OPTS)
 
 cluster-down: ## stop the processes cluster-up started (by the pids in CLUSTER_DIR)
 	@if [ -x $(PY) ]; then $(CLUSTER) down $(CLUSTER_OPTS); else echo "no .venv: nothing started"; fi
 
 submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=run ARGS='--run-id x'
+	@$(SPARK4_ONLY)
 	@if [ "$(JOB)" = run ] && [ ! -d "$(WAREHOUSE)/sales/_delta_log" ]; then \
 	  echo "no sales table in $(WAREHOUSE): JOB=generate first ($(SERIES) series x $(DAYS) days)"; \
 	  $(SUBMIT) generate --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) \
@@ -132,6 +172,6 @@ submit: package ## spark-submit jobs/JOB_job.py to MASTER_URL: make submit JOB=r
 	fi
 	$(SUBMIT) $(JOB) --warehouse $(WAREHOUSE) $(CLUSTER_SETTINGS) $(ARGS)
 
-clean: ## remove the warehouse, build output and caches (keeps .venv and .jars)
-	rm -rf warehouse warehouse-csv dist build spark-warehouse metastore_db derby.log .pytest_cache
+clean: ## remove the warehouses, build output and caches (keeps the venvs and jar folders)
+	rm -rf warehouse warehouse-spark3.5 warehouse-csv dist build spark-warehouse metastore_db derby.log .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -171,8 +171,10 @@ def yearly_strength(daily: DataFrame, as_of: dt.date) -> DataFrame:
         F.sum(F.col("dev") ** 2).alias("within"),
         F.var_samp("ratio").alias("total_var"),
     )
+    # try_divide: a flat series has total_var 0 (null strength, not an ANSI divide error)
     strength = F.greatest(
-        F.lit(0.0), 1 - (F.col("within") / (n_periods * (F.col("k") - 1))) / F.col("total_var")
+        F.lit(0.0),
+        1 - F.try_divide(F.col("within") / (n_periods * (F.col("k") - 1)), F.col("total_var")),
     )
     return stats.where(F.col("k") >= 2).select(
         *keys, F.when(F.col("total_var") > 0, strength).otherwise(0.0).alias("yearly_strength")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError, DataQualityError, InputFileError
-from restock.io import tables
+from restock.io import casts, tables
 from restock.io.config import section
 from restock.io.upsert import NOTHING_MERGED, present_types, upsert
 from restock.quality import rules as quality
@@ -113,7 +113,7 @@ def tag(raw: DataFrame, table: str, as_of_date: dt.date, settings: IngestSetting
 
     types = present_types(raw, table)
     parsed = raw.select(
-        *[_parse(F.trim(F.col(c)), t).alias(c) for c, t in types.items()],
+        *[_parse(c, t).alias(c) for c, t in types.items()],
         *[F.col(c).alias(f"raw_{c}") for c in types],
         "source_file", "file_index", "row_index",
     )
@@ -205,22 +205,24 @@ def quarantined(tagged: DataFrame, table: str) -> DataFrame:
     )
 
 
-def _parse(raw: Column, kind: str) -> Column:
-    """A raw string column as the contract type; null when it does not parse.
+def _parse(col: str, kind: str) -> Column:
+    """A raw string column, trimmed, as the contract type; null when it does not parse.
 
-    Integers must be whole numbers (`7` or `7.0`, not `7.5`); dates are ISO
-    (`yyyy-MM-dd`, a time part is ignored); a month `yyyy-MM` is its last day (the
-    monthly grain dates a period by its end), never silently the 1st.
+    Integers must be whole numbers in int range (`7` or `7.0`, not `7.5`); dates are ISO
+    (`yyyy-MM-dd`, a time part is ignored); a month `yyyy-MM` is its last day (the monthly
+    grain dates a period by its end), never silently the 1st. TRY_CAST, so that ANSI mode
+    (Spark 4's default) gives null for the parse rule instead of failing the job.
     """
     from pyspark.sql import functions as F
 
+    raw = f"trim({casts.quoted(col)})"
     if kind == "int":
-        number = raw.cast("double")
-        return F.when(number == F.floor(number), number.cast("int"))
+        return casts.whole_int(raw)
     if kind == "date":
-        month = F.trim(raw).rlike(r"^\d{4}-\d{1,2}$")
-        return F.when(month, F.last_day(F.trim(raw).cast("date"))).otherwise(raw.cast("date"))
-    return raw.cast(kind)
+        month = F.expr(raw).rlike(r"^\d{4}-\d{1,2}$")
+        day = casts.try_cast(raw, "date")
+        return F.when(month, F.last_day(day)).otherwise(day)
+    return casts.try_cast(raw, kind)
 
 
 def _parse_rule(col: str, kind: str) -> tuple[Column, str]:

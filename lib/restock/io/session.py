@@ -6,9 +6,11 @@ import glob
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
+from restock.io import jars
 from restock.paths import project_root, resolve
 
 if TYPE_CHECKING:
@@ -50,17 +52,24 @@ def build_spark(conf: Mapping[str, Any]) -> SparkSession:
 
 
 def delta_jars(conf: Mapping[str, Any]) -> list[str]:
-    """The Delta Lake jar files `make install` put in the project's jar folder."""
-    folder = resolve(str(conf["delta_jars_dir"]))
-    jars = sorted(glob.glob(os.path.join(folder, "*.jar")))
-    if not jars:
+    """The Delta Lake jar files `make install` put in the jar folder of the installed Spark
+    line (`.jars`; `.jars-spark3.5` on Spark 3.5), checked against the installed versions."""
+    folder = str(jars.line_folder(resolve(str(conf["delta_jars_dir"]))))
+    found = sorted(glob.glob(os.path.join(folder, "*.jar")))
+    line = jars.install_command()
+    if not found:
         raise ConfigError(
-            f"no Delta Lake jars in {folder}: run `make install` "
+            f"no Delta Lake jars in {folder}: run `{line}` "
             "(or set spark.jars.packages to resolve them at start-up)"
         )
-    return jars
+    stamp = os.path.join(folder, "COORDINATES")
+    wanted = jars.delta_coordinates()
+    if os.path.isfile(stamp) and Path(stamp).read_text().strip() != wanted:
+        raise ConfigError(f"the jars in {folder} are not {wanted} (the installed "
+                          f"pyspark and delta-spark): run `{line}` again")
+    return found
 
 
-def _join_jars(existing: str | None, jars: list[str]) -> str:
+def _join_jars(existing: str | None, extra: list[str]) -> str:
     """Comma-join extra jars after any the conf already lists."""
-    return ",".join([existing, *jars] if existing else jars)
+    return ",".join([existing, *extra] if existing else extra)

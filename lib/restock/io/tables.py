@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError, RunNotFoundError, SchemaError, TableNotFoundError
+from restock.io import casts
 from restock.io.writes import with_retries
 from restock.paths import resolve
 
@@ -149,8 +150,6 @@ def read(
 
 def conform(df: DataFrame, name: str, path: str = "") -> DataFrame:
     """Check an input frame against its contract and cast columns to the contracted types."""
-    from pyspark.sql import functions as F
-
     contract = INPUTS[name]
     types = dict(df.dtypes)
     where = f"table '{name}'" + (f" at {path}" if path else "")
@@ -166,7 +165,9 @@ def conform(df: DataFrame, name: str, path: str = "") -> DataFrame:
             want == "date" and have in {"timestamp", "string"}
         ):
             raise SchemaError(f"{where}: column '{col}' is {types[col]}, expected {want}")
-        columns.append(F.col(col).cast(want).alias(col))
+        # TRY_CAST: a value that does not fit (a bad date string, a double out of int range)
+        # is null for the quality rules under ANSI mode too, as it was under the legacy cast
+        columns.append(casts.try_cast(casts.quoted(col), want).alias(col))
     return df.select(*columns)
 
 

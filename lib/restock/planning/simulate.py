@@ -274,15 +274,15 @@ def summary_table(sim: DataFrame) -> DataFrame:
     ok = sim.where(F.col("status") == "ok").withColumn(
         "cogs_year", F.col("purchase_cost") * 365.0 / F.col("days")
     )
-    figures = [
+    figures = [  # try_divide: null, not an ANSI divide error, when a sum is 0
         F.count(F.lit(1)).alias("series"),
         F.avg("target_service_level").alias("target_service_level"),
-        (F.sum("served") / F.sum("demand")).alias("fill_rate"),
-        (F.sum("cycles_ok") / F.sum("cycles")).alias("cycle_service_level"),
+        F.try_divide(F.sum("served"), F.sum("demand")).alias("fill_rate"),
+        F.try_divide(F.sum("cycles_ok"), F.sum("cycles")).alias("cycle_service_level"),
         F.sum("cycles").cast("long").alias("cycles"),
         F.avg("stockout_days").alias("stockout_days"),
         F.sum("avg_inventory").alias("avg_inventory"),
-        (F.sum("cogs_year") / F.sum("avg_inventory_value")).alias("inventory_turnover"),
+        F.try_divide(F.sum("cogs_year"), F.sum("avg_inventory_value")).alias("inventory_turnover"),
         F.sum("orders_placed").cast("long").alias("orders_placed"),
         F.sum("demand").alias("demand"),
         *[F.sum(c).alias(c) for c in ("holding_cost", "ordering_cost", "shortage_cost",
