@@ -125,7 +125,7 @@ def maintain(
     choice = choose_runs(spark, conf, settings, now)
     verb = "removed" if apply else "would remove"
     lines = [f"{'apply' if apply else 'dry run (--apply to do it)'}: keep {len(choice.kept)} "
-             f"run(s), drop {len(choice.dropped)}: {', '.join(choice.dropped) or '-'}"]
+             f"run(s), drop {len(choice.dropped)} run(s): {', '.join(choice.dropped) or '-'}"]
     lines += [f"  keep {run_id}: {why}" for run_id, why in sorted(choice.kept.items())]
     for name in tables.OUTPUTS:
         if tables.exists(spark, conf, name):
