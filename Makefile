@@ -38,6 +38,7 @@ SERIES     ?= 500
 DAYS       ?= 1095
 SEED       ?= 42
 SIM_SHARE  ?= 0.5
+SCALE_SERIES ?= 10000
 REPORT     ?= warehouse/report.html
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster
@@ -71,7 +72,7 @@ PACK_DEPS   := $(PACK_VENV)/.deps
 SPARK4_ONLY  = if [ -n "$(LINE)" ]; then echo "cluster-up and submit run the default Spark 4 line: drop SPARK=$(SPARK)" >&2; exit 1; fi
 
 .DEFAULT_GOAL := help
-.PHONY: help install check-python demo demo-csv test test-fast test-smoke bench bench-throughput bench-accuracy lint package \
+.PHONY: help install check-python demo demo-csv maintain bench-scale test test-fast test-smoke bench bench-throughput bench-accuracy lint package \
         bench-policy cluster-up cluster-down submit clean
 
 help: ## list the targets
@@ -98,12 +99,15 @@ $(JARS_OK): $(INSTALLED)
 	@mkdir -p $(JARS_DIR)
 	$(PY) -m restock.io.jars $(JARS_DIR)
 
-demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy; HTML report
-	$(BIN)/restock generate --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) --bad-rows 0.001
-	$(BIN)/restock run --env $(ENV)
-	$(BIN)/restock summary --env $(ENV)
-	$(BIN)/restock simulate --env $(ENV) --set simulation.sample_share=$(SIM_SHARE)
-	$(BIN)/restock report --env $(ENV) --out $(REPORT)
+demo: install ## generate data; run profile, backtest, forecast, plan; summary; simulate the policy; HTML report (one process)
+	$(BIN)/restock demo --env $(ENV) --series $(SERIES) --days $(DAYS) --seed $(SEED) \
+	  --sim-share $(SIM_SHARE) --out $(REPORT)
+
+maintain: install ## drop old runs, OPTIMIZE and VACUUM the output tables: make maintain ARGS=--apply (default: dry run)
+	$(BIN)/restock maintain --env $(ENV) $(ARGS)
+
+bench-scale: install ## forecast + plan on SCALE_SERIES generated series x 365 days (10000; 100000 for the README)
+	$(PY) bench/scale.py --series $(SCALE_SERIES)
 
 demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, then run the pipeline on them
 	$(BIN)/restock ingest sales tests/data/sales.csv --env $(ENV) --warehouse warehouse-csv --as-of-date 2026-06-30

@@ -91,6 +91,7 @@ def test_spark_settings_keep_their_spark_prefix():
     assert not any(not k.startswith("spark.") for k in spark)
 
 
+@pytest.mark.spark
 def test_set_spark_reaches_the_session():
     """Read back from a started session, in a fresh process: --set and RESTOCK_SPARK__…"""
     result = _restock("settings", "--spark", "--master", "local[1]",

@@ -34,6 +34,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Override a conf key, e.g. --set forecast.horizon_days=14."),
         click.option("--frequency", envvar="RESTOCK_FREQUENCY", metavar="D|W|W-FRI|M|auto",
                      help="Grain of the sales series (conf data.frequency; default: detected)."),
+        click.option("--quiet", "-q", is_flag=True, envvar="RESTOCK_QUIET",
+                     help="No progress lines (stderr); `run` prints only its final line."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 
@@ -42,7 +44,8 @@ class Context:
     """The settings tree of one command (checked at once, before Spark) and its session,
     built on first use."""
 
-    def __init__(self, env, conf_dir, warehouse, master, overrides, frequency=None) -> None:
+    def __init__(self, env, conf_dir, warehouse, master, overrides, frequency=None,
+                 quiet=False) -> None:
         from restock.app.settings import load_settings
         from restock.paths import resolve
 
@@ -52,6 +55,7 @@ class Context:
             env, conf_dir, [*overrides, *extra], master=master,
             warehouse=resolve(warehouse, Path.cwd()) if warehouse else None)
         self.conf = self.settings.conf
+        self.quiet = quiet
         self._spark = None
 
     @property
@@ -69,13 +73,16 @@ class Context:
         from restock.io import runs, tables
 
         run_id = tables.check_run_id(run_id) if run_id else runs.new_run_id()
+        from restock.spark.progress import ProgressSettings
+
         return Run(self.spark, self.conf, run_id, as_of.date() if as_of else None,
-                   settings=self.settings)
+                   settings=self.settings,
+                   progress=ProgressSettings.from_conf(self.conf, self.quiet))
 
 
 def _context(options: dict[str, Any]) -> Context:
     """Pop the common options out of a command's kwargs and build its Context."""
-    names = ("env", "conf_dir", "warehouse", "master", "overrides", "frequency")
+    names = ("env", "conf_dir", "warehouse", "master", "overrides", "frequency", "quiet")
     return Context(*(options.pop(k) for k in names))
 
 
@@ -192,9 +199,44 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     from restock.reporting.summary import traps_text
 
     run.notes += [c.message for c in state["checks"] if c.check == "unavailable_share"]
-    for note in [*run.notes, state["plans"], traps_text(ctx.spark, ctx.conf, run.run_id)]:
-        click.echo(note)
+    if not ctx.quiet:  # --quiet: only the final line
+        for note in [*run.notes, state["plans"], traps_text(ctx.spark, ctx.conf, run.run_id)]:
+            click.echo(note)
     click.echo(f"run {run.run_id} succeeded (as of {run.as_of_date})")
+
+
+@cli.command("demo")
+@click.option("--series", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--days", type=click.IntRange(28), default=1095, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--sim-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="simulation.sample_share of the simulate step.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Where the HTML report goes (default: report.html in the warehouse).")
+@common_options
+@click.pass_context
+def demo_cmd(cctx, series, days, seed, sim_share, out, **options) -> None:
+    """generate, run, summary, simulate and report in one process (one Spark session)."""
+    import time
+
+    from restock.paths import resolve
+    from restock.spark.progress import ProgressSettings, step
+
+    started = time.monotonic()
+    ctx = Context(**options)
+    shown = ProgressSettings.from_conf(ctx.conf, options["quiet"])
+    out = out or os.path.join(resolve(str(ctx.conf["warehouse"])), "report.html")
+    sim = {**options, "overrides": (*options["overrides"], f"simulation.sample_share={sim_share}")}
+    with step(ctx.spark, "generate", shown):
+        cctx.invoke(generate, series=series, days=days, seed=seed, bad_rows=0.001,
+                    end_date=dt.datetime(2026, 10, 31), mix="default", **options)
+    cctx.invoke(run_cmd, run_id=None, as_of_date=None, models=None, backtest=None, **options)
+    with step(ctx.spark, "summary", shown):
+        cctx.invoke(summary_cmd, run_id=None, **options)
+    cctx.invoke(simulate_cmd, run_id=None, forecast_run_id=None, as_of_date=None, **sim)
+    with step(ctx.spark, "report", shown):
+        cctx.invoke(report_cmd, run_id=None, out=out, **options)
+    click.echo(f"demo done in {time.monotonic() - started:.0f} s ({series} series x {days} days)")
 
 
 @cli.command("simulate")
@@ -255,6 +297,23 @@ def runs_cmd(limit, **options) -> None:
 
     ctx = _context(options)
     click.echo(report.runs_text(ctx.spark, ctx.conf, limit))
+
+
+@cli.command("maintain")
+@click.option("--apply", is_flag=True,
+              help="Do it (default: a dry run that prints what it would remove).")
+@common_options
+def maintain_cmd(apply, **options) -> None:
+    """Drop old runs from the output tables, OPTIMIZE (Z-order by series) and VACUUM them.
+
+    Keeps (conf `retention`) the newest keep_runs runs, runs started within keep_days, the
+    newest succeeded run of every job and running runs; input tables are never touched.
+    """
+    from restock.io.maintain import maintain
+
+    ctx = _context(options)
+    for line in maintain(ctx.spark, ctx.conf, apply=apply):
+        click.echo(line)
 
 
 @cli.command("show")

@@ -7,7 +7,8 @@ builds a session or collects per-series data to the driver.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from restock.forecasting.selection import select
 from restock.io import runs, tables
 from restock.quality import data_quality as checks
 from restock.quality import rules as quality
+from restock.spark import progress
+from restock.spark.progress import ProgressSettings
 from restock.spark.routing import routes
 
 if TYPE_CHECKING:
@@ -72,9 +75,19 @@ class Run:
                                f"a step found {date} (forecasts of another as-of date?)")
         return self.as_of_date
 
-    def recorded(self, job: str) -> Any:
-        """Context manager writing this job's row to `runs` when it ends."""
-        return runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date)
+    progress: ProgressSettings = field(default_factory=ProgressSettings)
+    series: int | None = None  # series of the accepted sales, once read (progress estimates)
+
+    @contextmanager
+    def recorded(self, job: str) -> Iterator[runs.RunRecord]:
+        """This job's row in `runs` (from its start) and its progress lines (stderr)."""
+        held: list[runs.RunRecord] = []
+        series = (self.series, self.buckets()) if self.series else None
+        with progress.step(self.spark, job, self.progress, lambda: runs.counts_text(held[0]),
+                           series):
+            with runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date) as rec:
+                held.append(rec)
+                yield rec
 
     def buckets(self) -> int:
         """Series groups per UDF step: conf, else 32 per core of the session.
@@ -179,6 +192,7 @@ def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
     if run.as_of_date is None:
         run.fix_as_of(newest)
     record.as_of_date, record.series_count = run.as_of_date, int(series)
+    run.series = int(series)
     return daily
 
 

@@ -31,20 +31,26 @@ _RUN_TABLES = (
 
 
 def runs_text(spark: SparkSession, conf: Mapping[str, Any], limit: int) -> str:
-    """Recent runs (newest first) and the Delta versions of every table."""
+    """Recent runs (newest first) and the Delta versions of every table.
+
+    `running` rows whose job is gone are marked `abandoned` first (runs.mark_abandoned).
+    """
     from pyspark.sql import functions as F
 
-    lines = []
+    from restock.io.runs import mark_abandoned
+
+    lines = [f"marked abandoned: run {run_id} job {job}"
+             for run_id, job in mark_abandoned(spark, conf)]
     if tables.exists(spark, conf, "runs"):
+        runs = tables.read(spark, conf, "runs")
         recent = (
-            tables.read(spark, conf, "runs")
-            .orderBy(F.col("started_at").desc())
+            runs.orderBy(F.col("started_at").desc())
             .limit(limit)
             .select("run_id", "job", "status", "as_of_date", "started_at",
                     (F.col("finished_at").cast("long") - F.col("started_at").cast("long"))
                     .alias("seconds"),
                     "rows_in", "rows_out", "rows_quarantined", "series_count", "failed_series",
-                    "message")
+                    *[c for c in ("host", "pid") if c in runs.columns], "message")
         )
         lines += ["runs (newest first):", _frame(recent.toPandas())]
     else:
