@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 from baselines import BASELINES, baseline
 
-from restock.dev.generate import MAX_LOCATIONS, MIXES, demand_quantile, generated_days, series_spec
+from restock.dev.demand import MAX_LOCATIONS, MIXES, demand_quantile, series_spec
+from restock.dev.generate import generated_days
 from restock.forecasting.backtest import BacktestSettings, backtest_bucket
 from restock.forecasting.exog import Exog, split_promo
 from restock.forecasting.forecast import ForecastSettings, forecast_bucket

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from restock.dev import demand
 from restock.dev import generate as gen
 from restock.errors import ConfigError
 from restock.io import tables
@@ -52,7 +53,7 @@ def sales() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def patterns() -> pd.Series:
     """The drawn demand pattern of each of the 400 series."""
-    return pd.Series({i: gen.series_spec(7, i).pattern for i in range(N_SERIES)})
+    return pd.Series({i: demand.series_spec(7, i).pattern for i in range(N_SERIES)})
 
 
 def _classify(sales: pd.DataFrame, days: int) -> pd.DataFrame:
@@ -106,7 +107,7 @@ def test_ids_dates_and_quantities(sales):
 def test_demand_mix_matches_the_syntetos_boylan_classes(sales, patterns):
     stats = _classify(sales, DAYS).join(patterns.rename("pattern"))
     shares = patterns.value_counts(normalize=True)
-    for pattern, target in zip(gen.PATTERNS, gen.PATTERN_SHARES, strict=True):
+    for pattern, target in zip(demand.PATTERNS, demand.PATTERN_SHARES, strict=True):
         assert abs(shares[pattern] - target) < 0.07, pattern  # 3 sd at n=400
     for pattern in ("smooth", "erratic", "intermittent", "lumpy"):
         labelled = stats[stats["pattern"] == pattern]
@@ -241,13 +242,13 @@ def test_the_oracle_mean_and_median_match_the_drawn_demand(patterns, pattern):
     day_numbers = gen.generated_days(DAYS, END)
     drawn, mean, median = [], [], []
     for i in ids:
-        spec = gen.series_spec(7, int(i))
-        sold = gen.series_sales(spec, 7, int(i), day_numbers)
+        spec = demand.series_spec(7, int(i))
+        sold = demand.series_sales(spec, 7, int(i), day_numbers)
         y = np.zeros(DAYS)
         y[sold["day"] - day_numbers[0]] = sold["quantity"]
         drawn.append(y)
-        mean.append(gen.demand_quantile(spec, 7, int(i), day_numbers, None))
-        median.append(gen.demand_quantile(spec, 7, int(i), day_numbers, 0.5))
+        mean.append(demand.demand_quantile(spec, 7, int(i), day_numbers, None))
+        median.append(demand.demand_quantile(spec, 7, int(i), day_numbers, 0.5))
     y, mean, median = (np.concatenate(a) for a in (drawn, mean, median))
     rel = 0.1 if pattern in ("erratic", "lumpy") else 0.03
     assert y.sum() == pytest.approx(mean.sum(), rel=rel)
@@ -256,8 +257,8 @@ def test_the_oracle_mean_and_median_match_the_drawn_demand(patterns, pattern):
 
 
 def test_the_calendar_mix_gives_every_series_a_yearly_cycle_and_promotions():
-    specs = [gen.series_spec(7, i, gen.MIXES["calendar"]) for i in range(100)]
+    specs = [demand.series_spec(7, i, demand.MIXES["calendar"]) for i in range(100)]
     assert all(s.season_amplitude > 0 and s.promos_per_year > 0 for s in specs)
     assert {s.pattern for s in specs} == {"smooth", "erratic"}
-    default = [gen.series_spec(7, i) for i in range(100)]
-    assert default == [gen.series_spec(7, i, gen.MIXES["default"]) for i in range(100)]
+    default = [demand.series_spec(7, i) for i in range(100)]
+    assert default == [demand.series_spec(7, i, demand.MIXES["default"]) for i in range(100)]

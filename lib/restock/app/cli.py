@@ -113,7 +113,7 @@ def cli() -> None:
 def generate(series, days, seed, end_date, bad_rows, mix, **options) -> None:
     """Write synthetic sales, inventory, item_params, calendar and promotions tables (same
     seed, same data)."""
-    from restock.dev.generate import MIXES
+    from restock.dev.demand import MIXES
     from restock.dev.generate import generate as make
     from restock.io import tables
 
