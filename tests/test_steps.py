@@ -34,7 +34,7 @@ def test_a_step_whose_needs_no_earlier_step_makes_is_refused_before_anything_run
 def test_the_as_of_date_is_resolved_once_then_frozen():
     import datetime as dt
 
-    from restock.app.pipeline import Run
+    from restock.app.run import Run
     from restock.io.config import load_conf
 
     run = Run(None, load_conf("local", environ={}), "r1")  # no step runs: no session needed

@@ -3,87 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
+from restock.app.context import (
+    DATE,
+    Context,
+    common_options,
+    context_of,
+    execute,
+    models_flag,
+    run_options,
+)
 from restock.errors import RestockError
 from restock.io.tables import INPUTS
-
-_DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every command takes, declared once (each also read from an env variable)."""
-    options = [
-        click.option("--env", "env", default="local", envvar="RESTOCK_ENV", show_default=True,
-                     help="Conf layer conf/<env>.yaml laid over conf/base.yaml."),
-        click.option("--conf-dir", type=click.Path(exists=True, file_okay=False),
-                     envvar="RESTOCK_CONF_DIR", help="Folder of the YAML conf files."),
-        click.option("--warehouse", envvar="RESTOCK_WAREHOUSE",
-                     help="Root folder or URI of the Delta tables."),
-        click.option("--master", envvar="RESTOCK_MASTER",
-                     help="Spark master URL (overrides conf; spark-submit sets its own)."),
-        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                     help="Override a conf key, e.g. --set forecast.horizon_days=14."),
-        click.option("--frequency", envvar="RESTOCK_FREQUENCY", metavar="D|W|W-FRI|M|auto",
-                     help="Grain of the sales series (conf data.frequency; default: detected)."),
-        click.option("--quiet", "-q", is_flag=True, envvar="RESTOCK_QUIET",
-                     help="No progress lines (stderr); `run` prints only its final line."),
-    ]
-    return functools.reduce(lambda f, option: option(f), reversed(options), fn)
-
-
-class Context:
-    """The settings tree of one command (checked at once, before Spark) and its session,
-    built on first use."""
-
-    def __init__(self, env, conf_dir, warehouse, master, overrides, frequency=None,
-                 quiet=False) -> None:
-        from restock.app.settings import load_settings
-        from restock.paths import resolve
-
-        # a relative --warehouse is the user's: under the current directory
-        extra = [f"data.frequency={frequency}"] if frequency else []
-        self.settings = load_settings(
-            env, conf_dir, [*overrides, *extra], master=master,
-            warehouse=resolve(warehouse, Path.cwd()) if warehouse else None)
-        self.conf = self.settings.conf
-        self.quiet = quiet
-        self._spark = None
-
-    @property
-    def spark(self):
-        """The SparkSession (built once)."""
-        if self._spark is None:
-            from restock.io.session import build_spark
-
-            self._spark = build_spark(self.conf)
-        return self._spark
-
-    def run(self, run_id: str | None, as_of: dt.datetime | None):
-        """A pipeline Run with a new or given run id."""
-        from restock.app.pipeline import Run
-        from restock.io import runs, tables
-
-        run_id = tables.check_run_id(run_id) if run_id else runs.new_run_id()
-        from restock.spark.progress import ProgressSettings
-
-        return Run(self.spark, self.conf, run_id, as_of.date() if as_of else None,
-                   settings=self.settings,
-                   progress=ProgressSettings.from_conf(self.conf, self.quiet))
-
-
-def _context(options: dict[str, Any]) -> Context:
-    """Pop the common options out of a command's kwargs and build its Context."""
-    names = ("env", "conf_dir", "warehouse", "master", "overrides", "frequency", "quiet")
-    return Context(*(options.pop(k) for k in names))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +40,7 @@ def cli() -> None:
 @click.option("--days", type=click.IntRange(28), default=730, show_default=True,
               help="Days of history per series (ending at --end-date).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-@click.option("--end-date", type=_DATE, default="2026-10-31", show_default=True,
+@click.option("--end-date", type=DATE, default="2026-10-31", show_default=True,
               help="Last day of history (and inventory date).")
 @click.option("--bad-rows", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of sales rows to corrupt, to exercise quarantine.")
@@ -119,7 +57,7 @@ def generate(series, days, seed, end_date, bad_rows, mix, **options) -> None:
 
     if mix not in MIXES:
         raise click.BadParameter(f"'{mix}'; known: {', '.join(MIXES)}", param_hint="--mix")
-    ctx = _context(options)
+    ctx = context_of(options)
     frames = make(ctx.spark, series, days, seed, end_date.date(), bad_row_share=bad_rows,
                   mix=MIXES[mix])
     note = f"generate series={series} days={days} seed={seed} mix={mix}"
@@ -128,21 +66,14 @@ def generate(series, days, seed, end_date, bad_rows, mix, **options) -> None:
         click.echo(f"{name:<12} {tables.location(ctx.conf, name)}")
 
 
-def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--run-id and --as-of-date."""
-    fn = click.option("--as-of-date", type=_DATE,
-                      help="Last day of history to use (default: newest sales date).")(fn)
-    return click.option("--run-id", help="Run id (default: a new one; reuse it to redo a run).")(fn)
-
-
 def _verb_command(name: str, doc: str, written: str) -> Callable[..., Any]:
     """A command that runs one verb of the step graph with --run-id and --as-of-date."""
 
     @cli.command(name, help=doc)
-    @_run_options
+    @run_options
     @common_options
     def command(run_id, as_of_date, **options) -> None:
-        run = _execute(name, options, run_id, as_of_date)[0]
+        run = execute(name, options, run_id, as_of_date)[0]
         click.echo(f"run {run.run_id}: {written} written (as of {run.as_of_date})")
 
     return command
@@ -161,12 +92,12 @@ _MODELS_HELP = ("auto (selection, else routing), routed, or model names separate
 
 
 @cli.command("forecast")
-@_run_options
+@run_options
 @click.option("--models", help=_MODELS_HELP)
 @common_options
 def forecast_cmd(run_id, as_of_date, models, **options) -> None:
     """Profile, route and forecast every series; write forecasts."""
-    run = _execute("forecast", options, run_id, as_of_date, models=_models(models))[0]
+    run = execute("forecast", options, run_id, as_of_date, models=models_flag(models))[0]
     click.echo(f"run {run.run_id}: forecasts written (as of {run.as_of_date})")
 
 
@@ -178,24 +109,24 @@ def forecast_cmd(run_id, as_of_date, models, **options) -> None:
 @common_options
 def plan_cmd(run_id, forecast_run_id, as_of_version, **options) -> None:
     """Turn forecasts into a replenishment plan; write plans."""
-    run, state = _execute("plan", options, run_id, None, forecast_run_id=forecast_run_id,
+    run, state = execute("plan", options, run_id, None, forecast_run_id=forecast_run_id,
                           forecasts_version=as_of_version)
     click.echo(state["plans"])
     click.echo(f"run {run.run_id}: plans written (as of {run.as_of_date})")
 
 
 @cli.command("run")
-@_run_options
+@run_options
 @click.option("--models", help=_MODELS_HELP)
 @click.option("--backtest/--no-backtest", default=None,
               help="Run the backtest and selection first (default: conf backtest.in_run).")
 @common_options
 def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
     """Ingest, check data quality, profile, (backtest,) forecast and plan in one run id."""
-    ctx = _context(options)
+    ctx = context_of(options)
     in_run = ctx.settings.backtest.in_run if backtest is None else backtest
-    run, state = _execute("run", ctx, run_id, as_of_date,
-                          skip=() if in_run else ("backtest",), models=_models(models))
+    run, state = execute("run", ctx, run_id, as_of_date,
+                          skip=() if in_run else ("backtest",), models=models_flag(models))
     from restock.reporting.summary import traps_text
 
     run.notes += [c.message for c in state["checks"] if c.check == "unavailable_share"]
@@ -243,7 +174,7 @@ def demo_cmd(cctx, series, days, seed, sim_share, out, **options) -> None:
 @click.option("--run-id", help="Run id of the simulation (default: a new one).")
 @click.option("--forecast-run-id",
               help="Simulate the series and models of this forecast run (default: the latest).")
-@click.option("--as-of-date", type=_DATE,
+@click.option("--as-of-date", type=DATE,
               help="End of the replayed period (default: the forecast run's as-of date).")
 @click.option("--fit-at-cutoff/--no-fit-at-cutoff", default=True, show_default=True,
               help="Without --forecast-run-id: first profile, backtest and forecast at the "
@@ -258,14 +189,14 @@ def simulate_cmd(run_id, forecast_run_id, as_of_date, fit_at_cutoff, **options) 
     """
     from restock.reporting import summary as report
 
-    ctx = _context(options)
+    ctx = context_of(options)
     if fit_at_cutoff and not forecast_run_id:
         from restock.app import steps
 
         forecast_run_id, end = steps.fit_before_holdout(
             ctx.spark, ctx.settings, as_of_date.date() if as_of_date else None)
         as_of_date = dt.datetime.combine(end, dt.time())
-    run, state = _execute("simulate", ctx, run_id, as_of_date,
+    run, state = execute("simulate", ctx, run_id, as_of_date,
                           forecast_run_id=forecast_run_id)
     click.echo(report.simulation_text(state["simulation_summary"].toPandas(),
                                       run.settings.simulation))
@@ -280,7 +211,7 @@ def settings_cmd(from_spark, **options) -> None:
     """Print the effective conf (all layers, checked); with --spark, read back from Spark."""
     import yaml
 
-    ctx = _context(options)
+    ctx = context_of(options)
     if not from_spark:
         click.echo(yaml.safe_dump(dict(ctx.conf), sort_keys=False).rstrip())
         return
@@ -295,7 +226,7 @@ def runs_cmd(limit, **options) -> None:
     """List recent runs (runs table) and each table's Delta versions."""
     from restock.reporting import summary as report
 
-    ctx = _context(options)
+    ctx = context_of(options)
     click.echo(report.runs_text(ctx.spark, ctx.conf, limit))
 
 
@@ -311,7 +242,7 @@ def maintain_cmd(apply, **options) -> None:
     """
     from restock.io.maintain import maintain
 
-    ctx = _context(options)
+    ctx = context_of(options)
     for line in maintain(ctx.spark, ctx.conf, apply=apply):
         click.echo(line)
 
@@ -326,7 +257,7 @@ def show_cmd(table, run_id, as_of_version, limit, **options) -> None:
     """Print rows of a table (any input or output table)."""
     from restock.reporting import summary as report
 
-    ctx = _context(options)
+    ctx = context_of(options)
     click.echo(report.show_text(ctx.spark, ctx.conf, table, run_id, as_of_version, limit))
 
 
@@ -337,7 +268,7 @@ def summary_cmd(run_id, **options) -> None:
     """Run id, row counts, table paths, accuracy and the ten largest recommended orders."""
     from restock.reporting import summary as report
 
-    ctx = _context(options)
+    ctx = context_of(options)
     click.echo(report.summary_text(ctx.spark, ctx.settings, run_id))
 
 
@@ -350,7 +281,7 @@ def report_cmd(run_id, out, **options) -> None:
     """Write a self-contained HTML report: forecasts, accuracy, the plan, the simulation."""
     from restock.reporting.html import write_report
 
-    ctx = _context(options)
+    ctx = context_of(options)
     click.echo(f"report written to {write_report(ctx.spark, ctx.settings, run_id, out).resolve()}")
 
 
@@ -362,7 +293,7 @@ def report_cmd(run_id, out, **options) -> None:
 @click.option("--mapping", multiple=True, metavar="COLUMN=FILE_COLUMN",
               help="Read a contract column from a differently named file column, "
                    "e.g. --mapping sku_id=item_code.")
-@click.option("--as-of-date", type=_DATE,
+@click.option("--as-of-date", type=DATE,
               help="Reject rows dated after this day (default: today, UTC).")
 @click.option("--run-id", help="Run id (default: a new one).")
 @common_options
@@ -377,7 +308,7 @@ def ingest_cmd(table, paths, fmt, mapping, as_of_date, run_id, **options) -> Non
     from restock.io.ingest import load_files
     from restock.io.sources import parse_mapping
 
-    ctx = _context(options)
+    ctx = context_of(options)
     result = load_files(
         ctx.spark, ctx.conf, table, list(paths),
         run_id=tables.check_run_id(run_id) if run_id else runs.new_run_id(),
@@ -397,40 +328,20 @@ def init_params_cmd(out, **options) -> None:
     `restock ingest`."""
     from restock.io.templates import write_templates
 
-    ctx = _context(options)
+    ctx = context_of(options)
     for name, path in write_templates(ctx.spark, ctx.conf, out).items():
         click.echo(f"{name:<12} {path}  (then: restock ingest {name} {path})")
 
 
 @cli.command("quality")
-@_run_options
+@run_options
 @common_options
 def quality_cmd(run_id, as_of_date, **options) -> None:
     """Validate sales and write the data_quality report (warn / fail thresholds in conf)."""
-    run, state = _execute("quality", options, run_id, as_of_date)
+    run, state = execute("quality", options, run_id, as_of_date)
     for c in state["checks"]:
         click.echo(f"{c.severity:<5} {c.check:<20} {c.value:>10.4g}  {c.message}")
     click.echo(f"run {run.run_id}: data_quality written (as of {run.as_of_date})")
-
-
-def _execute(verb: str, options: dict[str, Any] | Context, run_id: str | None,
-             as_of: dt.datetime | None, skip: tuple[str, ...] = (), **step_options: Any):
-    """Build the context (settings checked before Spark), then run the verb's steps."""
-    ctx = options if isinstance(options, Context) else _context(options)
-    from restock.app import steps
-
-    run = ctx.run(run_id, as_of)
-    as_of_day = as_of.date() if as_of else None
-    state = steps.execute(verb, run, skip, reference_date=steps.reference_date(as_of_day),
-                          **step_options)
-    return run, state
-
-
-def _models(flag: str | None) -> str | tuple[str, ...] | None:
-    """The --models flag checked like conf forecast.models; None: the conf's."""
-    from restock.forecasting.forecast import models_of
-
-    return None if flag is None else models_of(flag)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from restock.app import pipeline
+from restock.app.run import Run
 from restock.errors import RestockError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from restock.app.pipeline import Run
     from restock.app.settings import Settings
 
 
@@ -160,7 +160,7 @@ def fit_before_holdout(
     if as_of_date is None:
         as_of_date = tables.read(spark, settings.conf, "sales").agg(F.max("date")).first()[0]
     cutoff = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
-    fit = pipeline.Run(spark, settings.conf, runs.new_run_id(), cutoff, settings=settings)
+    fit = Run(spark, settings.conf, runs.new_run_id(), cutoff, settings=settings)
     execute("fit", fit)
     return fit.run_id, as_of_date
 
