@@ -286,8 +286,8 @@ def _writer(me: int, folder: Path) -> None:
         print(json.dumps({"phase": phase, "code": code}), flush=True)
     _barrier(folder, "run", me)
     code = main(["run", "--warehouse", str(folder / "run_wh"), "--run-id", f"run{me}",
-                 "--no-backtest", "--set", "forecast.horizon_days=7",
-                 "--set", "forecast.interval_windows=1", *flags])
+                 "--no-backtest", "--models", "HistoricAverage", "--set",
+                 "forecast.horizon_days=7", "--set", "forecast.interval_windows=1", *flags])
     print(json.dumps({"phase": "run", "code": code}), flush=True)
 
 
@@ -307,11 +307,14 @@ def test_two_writers_at_once_both_land_with_true_counts(spark, base_conf, tmp_pa
     assert main(["generate", "--series", "3", "--days", "120", "--warehouse", run_wh,
                  *SPARK_FLAGS]) == 0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "lib"), str(HERE)])}
+    logs = [(tmp_path / f"writer{me}.out", tmp_path / f"writer{me}.err") for me in (0, 1)]
     procs = [subprocess.Popen([sys.executable, __file__, str(me), str(tmp_path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for me in (0, 1)]
-    outputs = [p.communicate(timeout=1200) for p in procs]
-    for (out, err), proc in zip(outputs, procs, strict=True):
+                              stdout=out.open("w"), stderr=err.open("w"))
+             for me, (out, err) in enumerate(logs)]
+    for proc in procs:
+        proc.wait(timeout=3600)  # two JVMs next to the test's: minutes on a busy machine
+    for (out_log, err_log), proc in zip(logs, procs, strict=True):
+        out, err = out_log.read_text(), err_log.read_text()
         codes = {r["phase"]: r["code"] for r in map(json.loads, _json_lines(out))}
         assert proc.returncode == 0 and codes == {"empty": 0, "existing": 0, "run": 0}, err
         assert "Traceback" not in err and "\tat org.apache" not in err, err

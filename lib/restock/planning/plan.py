@@ -1,5 +1,5 @@
 """Assemble one input row per series from forecasts, item params, inventory, profile and
-backtest residuals, and plan every series with `policy.plan_batch` inside `mapInPandas`."""
+backtest residuals, and plan every series with `bounds.checked_plan` inside `mapInPandas`."""
 
 from __future__ import annotations
 
