@@ -28,6 +28,9 @@ SMALL = [
 ]
 
 
+AFTER_INGEST = ("quality", "profile", "forecast", "plan")  # kill in the first job after ingest
+
+
 def _rows(spark, conf, run_id):
     return tables.read(spark, conf, "runs").where(f"run_id = '{run_id}'").toPandas()
 
@@ -92,7 +95,7 @@ def _running_jobs(warehouse: str, run_id: str) -> set[str]:
     return found
 
 
-def _wait_for_running(warehouse, run_id, jobs, proc, timeout=900.0) -> None:
+def _wait_for_running(warehouse, run_id, jobs, proc, timeout=1800.0) -> None:
     """Poll until one of `jobs` of the run has committed its `running` row."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,7 +114,7 @@ def test_a_killed_run_is_abandoned_and_its_rerun_succeeds_without_duplicates(
                  *SMALL]) == 0
     proc = _subprocess_run(warehouse, "k1", tmp_path / "killed.log")
     try:
-        _wait_for_running(warehouse, "k1", ["forecast", "plan"], proc)
+        _wait_for_running(warehouse, "k1", AFTER_INGEST, proc)
         os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL
     finally:
@@ -119,7 +122,7 @@ def test_a_killed_run_is_abandoned_and_its_rerun_succeeds_without_duplicates(
             os.killpg(proc.pid, signal.SIGKILL)
     killed = _rows(spark, wconf, "k1").set_index("job")
     job = killed.index[killed["status"] == "running"][0]
-    assert killed.loc[job, "pid"] == proc.pid and job in ("forecast", "plan")
+    assert killed.loc[job, "pid"] == proc.pid and job in AFTER_INGEST
 
     assert runs.mark_abandoned(spark, wconf) == [("k1", job)]
     abandoned = _rows(spark, wconf, "k1").set_index("job").loc[job]
