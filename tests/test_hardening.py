@@ -210,12 +210,10 @@ def test_a_relative_warehouse_resolves_against_the_current_directory(tmp_path, m
     assert Context("local", None, "s3a://b/wh", None, ()).conf["warehouse"] == "s3a://b/wh"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 item 6: the settings tree (lead) validates "
-                   "a section given as a scalar")
-def test_a_section_set_to_a_scalar_says_so_in_one_line(spark, tmp_path, capsys):
+def test_a_section_set_to_a_scalar_says_so_in_one_line(tmp_path, capsys):
     code = main(["quality", "--set", "quality=5", "--warehouse", str(tmp_path / "wh")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code != 0 and len(err) == 1
+    assert code == 2 and len(err) == 1
     assert "quality" in err[0] and "5" in err[0] and "is missing" not in err[0]
 
 
