@@ -92,6 +92,8 @@ HEADERS = {"sales": SALES, "item_params": PARAMS, "inventory": INVENTORY}
 
 def _conf(wconf: dict, **ingest) -> dict:
     conf = copy.deepcopy(wconf)
+    if "negative_quantity" in ingest:  # returns have one rule, quality.negative_quantity
+        conf["quality"]["negative_quantity"] = ingest.pop("negative_quantity")
     conf["ingest"].update({"max_quarantine_share": 1.0, **ingest})
     return conf
 

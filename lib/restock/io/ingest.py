@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from restock.errors import ConfigError, DataQualityError, InputFileError
+from restock.errors import ConfigError, InputFileError
 from restock.io import casts, tables
 from restock.io.config import section
 from restock.io.upsert import NOTHING_MERGED, present_types, upsert
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 CONFLICT_RULES = ("sum", "last", "first", "quarantine")
-_NEGATIVES = ("keep", "quarantine")
 # tables whose rows may lie after the as-of date: planned events and promotions
 _PLANNED = {"calendar", "promotions"}
 _PARSE_REASON = {"date": "unparseable", "double": "non-numeric", "int": "non-integer",
@@ -54,11 +53,8 @@ class IngestSettings:
     def from_conf(cls, conf: Mapping[str, Any]) -> IngestSettings:
         """Read and check conf `ingest`."""
         ing = section(conf, "ingest")
-        negative = str(ing["negative_quantity"])
-        if negative not in _NEGATIVES:
-            raise ConfigError(
-                f"ingest.negative_quantity must be one of {_NEGATIVES}, got '{negative}'"
-            )
+        returns = quality.QualitySettings.from_conf(conf)  # quality.negative_quantity: one rule
+        negative = "quarantine" if returns.negative_quantity == "quarantine" else "keep"
         rules = {str(k): str(v) for k, v in (ing.get("on_conflict") or {}).items()}
         for table, rule in rules.items():
             if rule not in CONFLICT_RULES:
@@ -66,7 +62,7 @@ class IngestSettings:
                     f"ingest.on_conflict.{table} must be one of {CONFLICT_RULES}, got '{rule}'"
                 )
         return cls(negative, tuple(sorted(rules.items())), float(ing["max_quarantine_share"]),
-                   quality.QualitySettings.from_conf(conf).max_quantity)
+                   returns.max_quantity)
 
     def conflict_rule(self, table: str) -> str:
         """The conflict rule of a table: its own, else `default`, else `last`."""
@@ -156,13 +152,9 @@ def count(tagged: DataFrame) -> IngestCounts:
 
 def check(counts: IngestCounts, table: str, settings: IngestSettings) -> None:
     """Raise when more rows were rejected than `ingest.max_quarantine_share` allows."""
-    share = counts.rows_quarantined / counts.rows_read if counts.rows_read else 0.0
-    if share > settings.max_quarantine_share:
-        raise DataQualityError(
-            f"table '{table}': {counts.rows_quarantined} of {counts.rows_read} rows rejected "
-            f"({share:.1%} > ingest.max_quarantine_share {settings.max_quarantine_share:.1%}); "
-            "nothing was loaded, see the quarantine table"
-        )
+    quality.check_rejected(counts.rows_quarantined, counts.rows_read, counts.by_reason, table,
+                           settings.max_quarantine_share, "ingest.max_quarantine_share",
+                           "; nothing was loaded, see the quarantine table")
 
 
 def accepted_rows(tagged: DataFrame, table: str, rule: str) -> DataFrame:

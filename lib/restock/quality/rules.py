@@ -14,7 +14,10 @@ from restock.io.tables import INPUTS, SERIES_KEYS
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-_NEGATIVE_POLICIES = ("quarantine", "zero")
+# conf quality.negative_quantity, the one rule for returns (a negative quantity):
+# net: kept at ingest, netted into the day; a day still negative at a run is quarantined;
+# zero: the same, but such a day becomes 0; quarantine: rejected at ingest and at a run
+_NEGATIVE_POLICIES = ("net", "zero", "quarantine")
 # a series' scale for the relative bound: this quantile of its positive rows (works when
 # half or more of them hold one value, where the MAD is 0)
 SCALE_QUANTILE = 0.9
@@ -67,14 +70,23 @@ class QualityReport:
 
     def check(self, settings: QualitySettings, table: str = "sales") -> None:
         """Raise when the quarantined share passes the conf threshold."""
-        share = self.rows_quarantined / self.rows_in if self.rows_in else 0.0
-        if share > settings.max_quarantine_share:
-            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self.by_reason.items()))
-            raise DataQualityError(
-                f"table '{table}': {self.rows_quarantined} of {self.rows_in} rows rejected "
-                f"({share:.1%} > quality.max_quarantine_share "
-                f"{settings.max_quarantine_share:.1%}): {reasons}"
-            )
+        check_rejected(self.rows_quarantined, self.rows_in, self.by_reason, table,
+                       settings.max_quarantine_share, "quality.max_quarantine_share")
+
+
+def check_rejected(
+    rejected: int, total: int, by_reason: Mapping[str, int], table: str, limit: float,
+    key: str, consequence: str = "",
+) -> None:
+    """The one threshold rule of rejected rows (ingest and run): more than `limit` of `total`
+    rejected raises DataQualityError naming the table, the counts, the conf key and reasons."""
+    share = rejected / total if total else 0.0
+    if share > limit:
+        reasons = ", ".join(f"{r}: {n}" for r, n in sorted(by_reason.items()))
+        raise DataQualityError(
+            f"table '{table}': {rejected} of {total} rows rejected ({share:.1%} > {key} "
+            f"{limit:.1%}){consequence}: {reasons}"
+        )
 
 
 def tag_sales(sales: DataFrame, settings: QualitySettings) -> DataFrame:
@@ -100,8 +112,9 @@ def sales_rules(
     negative_quantity: str = "quarantine", max_quantity: float = math.inf
 ) -> list[tuple[Column, str]]:
     """Sales row rules: null series key, null date, null quantity, quantity is NaN,
-    quantity is infinite, above `max_quantity`, and negative quantity (return) unless
-    returns are kept (`negative_quantity` other than `quarantine`)."""
+    quantity is infinite, above `max_quantity`, and negative quantity (return) under
+    `quarantine` and `net` (at a run, a day whose returns outweigh its sales); `keep` (the
+    ingest of `net` and `zero`: returns net into the day) and `zero` have no such rule."""
     from pyspark.sql import functions as F
 
     q = F.col("quantity")
@@ -115,7 +128,7 @@ def sales_rules(
     if math.isfinite(max_quantity):
         rules.append((q > max_quantity,
                       f"{IMPLAUSIBLE_PREFIX}: above quality.max_quantity {max_quantity:g}"))
-    if negative_quantity == "quarantine":
+    if negative_quantity in ("quarantine", "net"):
         rules.append((q < 0, "negative quantity (return)"))
     return rules
 
