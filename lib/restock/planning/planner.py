@@ -25,6 +25,7 @@ from restock.planning.policy import (
     z_score,
 )
 from restock.planning.service import (
+    OVERSHOOT_POINTS,
     empirical_safety_stock_for,
     normal_safety_stock,
     overshoot,
@@ -298,8 +299,11 @@ def _meet_target(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings)
     review = np.maximum(v["review_days"][rows], 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         review_std = sigma_p * np.sqrt(review / np.maximum(v["protection_days"][rows], 1e-9))
-    excess = np.where(rounds[rows, None], overshoot(mean * review, review_std, moq[rows],
-                                                    pack[rows]), 0.0)
+    excess = np.zeros((rows.size, OVERSHOOT_POINTS))
+    both = rounds[rows]
+    if both.any():
+        excess[both] = overshoot((mean * review)[both], review_std[both], moq[rows][both],
+                                 pack[rows][both])
     measure, target, qty = settings.service_measure, v["service_level"][rows], v["cycle_qty"][rows]
     found = normal_safety_stock(sigma_p, excess, measure, target, qty)
     lead_std = _num(pdf["lead_time_std_days"], fill=0.0)
