@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from restock.forecasting.profile import ProfileSettings
     from restock.grain import DataSettings
     from restock.io.ingest import IngestSettings
+    from restock.io.maintain import RetentionSettings
+    from restock.io.runs import RunsSettings
     from restock.io.writes import WriteSettings
     from restock.planning.bounds import PlanSettings
     from restock.planning.policy import PolicySettings
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from restock.quality.outliers import OutlierRule
     from restock.quality.rules import QualitySettings
     from restock.reporting.queries import ReportSettings
+    from restock.spark.progress import ProgressSettings
     from restock.spark.routing import RoutingSettings
 
 
@@ -53,6 +56,9 @@ class Settings:
     policy: PolicySettings
     plan: PlanSettings
     writes: WriteSettings
+    runs: RunsSettings
+    retention: RetentionSettings
+    progress: ProgressSettings
     simulation: SimulationSettings
     report: ReportSettings
 
@@ -91,6 +97,8 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     from restock.forecasting.profile import ProfileSettings
     from restock.grain import DataSettings
     from restock.io.ingest import IngestSettings
+    from restock.io.maintain import RetentionSettings
+    from restock.io.runs import RunsSettings
     from restock.io.writes import WriteSettings
     from restock.planning.bounds import PlanSettings
     from restock.planning.policy import PolicySettings
@@ -99,6 +107,7 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     from restock.quality.outliers import OutlierRule
     from restock.quality.rules import QualitySettings
     from restock.reporting.queries import ReportSettings
+    from restock.spark.progress import ProgressSettings
     from restock.spark.routing import RoutingSettings
 
     calendar = CalendarSettings.from_conf(conf)
@@ -121,6 +130,9 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
         policy=policy,
         plan=PlanSettings.from_conf(conf),
         writes=WriteSettings.from_conf(conf),
+        runs=RunsSettings.from_conf(conf),
+        retention=RetentionSettings.from_conf(conf),
+        progress=ProgressSettings.from_conf(conf),
         simulation=SimulationSettings.from_conf(conf, policy=policy, profile=profile,
                                                 forecast=forecast),
         report=ReportSettings.from_conf(conf),
