@@ -67,7 +67,9 @@ def submitted(cluster, spark, tmp_path_factory):
                  "--warehouse", warehouse, *test_settings]) == 0
     argv = standalone.submit_command(
         cluster.master_url, "run", ["--warehouse", warehouse, "--run-id", "c1", *SMALL],
-        spark_conf=["spark.eventLog.enabled=true", f"spark.eventLog.dir={events}"],
+        # one plain JSON file on both lines (Spark 4 rolls and zstd-compresses by default)
+        spark_conf=["spark.eventLog.enabled=true", f"spark.eventLog.dir={events}",
+                    "spark.eventLog.rolling.enabled=false", "spark.eventLog.compress=false"],
     )
     result = subprocess.run(argv, env=standalone.submit_env(), capture_output=True, text=True,
                             timeout=900)
