@@ -43,7 +43,9 @@ def warehouse(spark, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("report"))
     assert restock(path, "generate", "--series", "12", "--days", "150", "--bad-rows", "0.01") == 0
     assert restock(path, "run", "--run-id", "r1", "--backtest") == 0
-    assert restock(path, "simulate", "--run-id", "s1", "--set", "simulation.holdout_days=56",
+    # s1 replays r1's own forecasts (without --forecast-run-id, simulate fits at the cut-off)
+    assert restock(path, "simulate", "--run-id", "s1", "--forecast-run-id", "r1",
+                   "--set", "simulation.holdout_days=56",
                    "--set", "simulation.min_train_days=42") == 0
     return path
 

@@ -34,7 +34,9 @@ def warehouse(spark, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("pipeline"))
     assert restock(path, "generate", "--series", "16", "--days", "160", "--bad-rows", "0.01") == 0
     assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
-    assert restock(path, "simulate", "--run-id", "s1", "--set", "simulation.holdout_days=56",
+    # s1 replays t1's own forecasts (without --forecast-run-id, simulate fits at the cut-off)
+    assert restock(path, "simulate", "--run-id", "s1", "--forecast-run-id", "t1",
+                   "--set", "simulation.holdout_days=56",
                    "--set", "simulation.min_train_days=42") == 0
     return path
 
