@@ -15,6 +15,11 @@ class ConfigError(RestockError, ValueError):
     exit_code = 2
 
 
+class ArgumentError(RestockError, ValueError):
+    """A command-line argument is malformed or names nothing (a bad run id, an unknown table):
+    exit 1, like the other user mistakes that are not about conf."""
+
+
 class TableNotFoundError(RestockError):
     """An input Delta table does not exist at its configured path."""
 

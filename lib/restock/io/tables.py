@@ -6,7 +6,13 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from restock.errors import ConfigError, RunNotFoundError, SchemaError, TableNotFoundError
+from restock.errors import (
+    ArgumentError,
+    ConfigError,
+    RunNotFoundError,
+    SchemaError,
+    TableNotFoundError,
+)
 from restock.io import casts
 from restock.io.writes import with_retries
 from restock.paths import resolve
@@ -276,5 +282,5 @@ def latest_run(spark: SparkSession, conf: Mapping[str, Any], df: DataFrame, job:
 def check_run_id(run_id: str) -> str:
     """Run ids are plain tokens (letters, digits, `._:-`), safe inside a Delta predicate."""
     if not _RUN_ID.fullmatch(run_id or ""):
-        raise ConfigError(f"bad run id '{run_id}': use letters, digits and . _ : - only")
+        raise ArgumentError(f"bad run id '{run_id}': use letters, digits and . _ : - only")
     return run_id

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from restock.errors import ConfigError, RunNotFoundError
+from restock.errors import ArgumentError, ConfigError, RunNotFoundError
 from restock.io import tables
 from restock.reporting.queries import order_totals, top_orders, unplanned
 
@@ -81,7 +81,7 @@ def show_text(
 
     if name not in (*_INPUTS, *tables.OUTPUTS):
         known = ", ".join((*_INPUTS, *tables.OUTPUTS))
-        raise ConfigError(f"unknown table '{name}'; tables: {known}")
+        raise ArgumentError(f"unknown table '{name}'; tables: {known}")
     df = tables.read(spark, conf, name, version=version)
     if run_id:
         if "run_id" not in df.columns:
