@@ -16,6 +16,8 @@ TEST_SPARK = {
     "spark.databricks.delta.snapshotPartitions": "1",
     "spark.sql.adaptive.enabled": "false",
     "spark.driver.memory": "2g",
+    # VACUUM lists files in a job of this many tasks (Spark's default: 10000)
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
 }
 
 

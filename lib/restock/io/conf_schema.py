@@ -11,6 +11,7 @@ own rule, checked when the settings tree is built (`restock.app.settings`).
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,11 @@ OPEN_MAPS = frozenset({
     "policy.service_level_by_abc", "profile.abc_shares",
 })
 # keys that take null as well as base.yaml's type (null = off / not set / none)
-NULLABLE = frozenset({"warehouse", "master", "delta_jars_dir", "calendar.benchmark"})
+# (fnmatch patterns: each is a key whose base.yaml comment documents what null means)
+NULLABLE = ("warehouse", "master", "delta_jars_dir", "calendar.benchmark",
+            "data.aggregate_to", "quality.max_quantity", "quality.max_relative_quantity",
+            "quality.checks.*.warn", "quality.checks.*.fail",
+            "retention.keep_runs", "retention.keep_days")
 # keys that are a number or a word (forecast.models: auto | routed | a name | a list of names)
 ANY_OF = {"forecast.models": (str, list)}
 
@@ -47,7 +52,7 @@ def _check_node(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str)
         if key not in schema:
             raise ConfigError(_unknown(_first_leaf(path, value), str(key), schema, prefix))
         expected = schema[key]
-        if value is None and (path in NULLABLE or expected is None):
+        if value is None and (expected is None or _nullable(path)):
             continue
         if isinstance(expected, Mapping):
             if not isinstance(value, Mapping):
@@ -56,6 +61,11 @@ def _check_node(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str)
             _check_node(value, expected, f"{path}.")
             continue
         _check_value(path, value, expected)
+
+
+def _nullable(path: str) -> bool:
+    """Whether the key at path takes null (see NULLABLE)."""
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in NULLABLE)
 
 
 def _unknown(path: str, key: str, schema: Mapping[str, Any], prefix: str) -> str:

@@ -194,15 +194,32 @@ def _optimize(spark: SparkSession, table, path: str) -> str:
 
 
 def _vacuum(spark: SparkSession, path: str, hours: float, dry: bool) -> int:
-    """VACUUM (DRY RUN lists without deleting); number of files it deletes."""
+    """VACUUM (DRY RUN lists without deleting); number of data files it deletes.
+
+    Delta 4's DRY RUN also lists the partition folders that are empty once their files go
+    (a VACUUM removes them on its next run); they are not counted as files.
+    """
     check = spark.conf.get(_RETENTION_CHECK, "true")
     if hours < _DELTA_MIN_HOURS:
         spark.conf.set(_RETENTION_CHECK, "false")
     try:
-        listed = spark.sql(
-            f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS DRY RUN").count()
+        listed = [row[0] for row in spark.sql(
+            f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS DRY RUN").collect()]
         if not dry and listed:
             spark.sql(f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS")
     finally:
         spark.conf.set(_RETENTION_CHECK, check)
-    return listed
+    return len(listed) - _folders(spark, listed)
+
+
+def _folders(spark: SparkSession, paths: list[str]) -> int:
+    """How many of paths are folders (data files have an extension; only the others are
+    asked of the file system, and a path already deleted is not a folder)."""
+    jvm = spark.sparkContext._jvm
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    count = 0
+    for name in (p for p in paths if "." not in p.rstrip("/").rsplit("/", 1)[-1]):
+        target = jvm.org.apache.hadoop.fs.Path(name)
+        fs = target.getFileSystem(hadoop)
+        count += bool(fs.exists(target) and fs.getFileStatus(target).isDirectory())
+    return count
