@@ -47,7 +47,8 @@ def test_quiet_prints_nothing_and_bar_mode_draws_a_tqdm_bar(spark):
         _slow_job(spark, partitions=2, seconds=0.3)
     assert quiet.getvalue() == ""
     bar = io.StringIO()
-    with step(spark, "backtest", ProgressSettings("bar", poll_seconds=0.05), stream=bar):
+    shown = ProgressSettings("bar", log_every_seconds=30.0, poll_seconds=0.05)
+    with step(spark, "backtest", shown, stream=bar):
         _slow_job(spark)
     assert "backtest stage" in bar.getvalue() and "task" in bar.getvalue()
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from restock.errors import ConfigError
+from restock.io.config import with_defaults
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -137,22 +138,22 @@ class Grain:
 class DataSettings:
     """Conf `data`: the grain and the rules for unavailable periods."""
 
-    frequency: str = "auto"
-    aggregate_to: str | None = None
-    gap_min_days: int = 28
-    gap_min_coverage: float = 0.7
-    profile_window_days: int = 0
+    frequency: str
+    aggregate_to: str | None
+    gap_min_days: int
+    gap_min_coverage: float
+    profile_window_days: int
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> DataSettings:
-        """Read and check conf `data` (absent = defaults)."""
-        d = conf.get("data") or {}
+        """Read and check conf `data`."""
+        d = with_defaults(conf, "data")
         settings = cls(
-            frequency=str(d.get("frequency") or "auto"),
-            aggregate_to=d.get("aggregate_to") or None,
-            gap_min_days=int(d.get("gap_min_days", 28)),
-            gap_min_coverage=float(d.get("gap_min_coverage", 0.7)),
-            profile_window_days=int(d.get("profile_window_days") or 0),
+            frequency=str(d["frequency"]),
+            aggregate_to=d["aggregate_to"] or None,
+            gap_min_days=int(d["gap_min_days"]),
+            gap_min_coverage=float(d["gap_min_coverage"]),
+            profile_window_days=int(d["profile_window_days"] or 0),
         )
         if settings.frequency != "auto":
             Grain.parse(settings.frequency)

@@ -31,12 +31,14 @@ class Run:
     as_of_date: dt.date | None = None
     settings: Settings = None  # type: ignore[assignment]  # built from conf when not given
     notes: list[str] = field(default_factory=list)  # what the run decided, for the CLI to print
-    progress: ProgressSettings = field(default_factory=ProgressSettings)
+    progress: ProgressSettings = None  # type: ignore[assignment]  # the tree's when not given
     series: int | None = None  # series of the accepted sales, once read (progress estimates)
 
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = build_settings(self.conf)
+        if self.progress is None:
+            self.progress = self.settings.progress
 
     def resolve_grain(self, name: str) -> None:
         """Fix the run's grain (detected from the sales when conf says auto): conf

@@ -110,23 +110,25 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     from restock.spark.progress import ProgressSettings
     from restock.spark.routing import RoutingSettings
 
+    data = DataSettings.from_conf(conf)
+    quality = QualitySettings.from_conf(conf)
     calendar = CalendarSettings.from_conf(conf)
     outliers = OutlierRule.from_conf(conf)
-    profile = ProfileSettings.from_conf(conf)
-    forecast = ForecastSettings.from_conf(conf, calendar=calendar, outliers=outliers)
+    profile = ProfileSettings.from_conf(conf, data=data)
+    forecast = ForecastSettings.from_conf(conf, calendar=calendar, outliers=outliers, data=data)
     policy = PolicySettings.from_conf(conf["policy"], levels=forecast.levels)
     return Settings(
         conf=conf,
-        data=DataSettings.from_conf(conf),
-        quality=QualitySettings.from_conf(conf),
+        data=data,
+        quality=quality,
         checks=CheckLimits.from_conf(conf),
-        ingest=IngestSettings.from_conf(conf),
+        ingest=IngestSettings.from_conf(conf, returns=quality),
         profile=profile,
         routing=RoutingSettings.from_conf(conf, calendar),
         calendar=calendar,
         outliers=outliers,
         forecast=forecast,
-        backtest=BacktestSettings.from_conf(conf, calendar=calendar),
+        backtest=BacktestSettings.from_conf(conf, calendar=calendar, data=data),
         policy=policy,
         plan=PlanSettings.from_conf(conf),
         writes=WriteSettings.from_conf(conf),

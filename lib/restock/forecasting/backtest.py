@@ -23,7 +23,7 @@ from restock.forecasting.models import (
 )
 from restock.forecasting.panel import Availability, build_panel
 from restock.forecasting.windows import combinations_of, cross_validate, naive_scales, window_rows
-from restock.grain import Grain, grain_of
+from restock.grain import DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 from restock.spark.buckets import per_bucket
@@ -62,11 +62,14 @@ class BacktestSettings:
 
     @classmethod
     def from_conf(
-        cls, conf: Mapping[str, Any], calendar: CalendarSettings | None = None
+        cls, conf: Mapping[str, Any], calendar: CalendarSettings | None = None,
+        data: DataSettings | None = None,
     ) -> BacktestSettings:
-        """Read and check conf `backtest` (and the shared keys of `forecast`); calendar is
-        its section, built once by the settings tree (read from conf when not given)."""
+        """Read and check conf `backtest` (and the shared keys of `forecast`); calendar and
+        data are their sections, built once by the settings tree (read from conf when not
+        given)."""
         calendar = calendar or CalendarSettings.from_conf(conf)
+        data = data or DataSettings.from_conf(conf)
         bt, fc = section(conf, "backtest"), section(conf, "forecast")
         metric = str(bt["metric"]).lower()
         if metric not in SELECTION_METRICS:
@@ -79,7 +82,7 @@ class BacktestSettings:
             candidates.append((demand_class, tuple(check_models(names, where))))
         if int(bt["windows"]) < 1 or int(bt["step_days"]) < 1:
             raise ConfigError("backtest.windows and backtest.step_days must be at least 1")
-        grain = grain_of(conf)
+        grain = data.grain()
         season = grain.season_length(int(fc["season_length"]))
         return cls(
             windows=int(bt["windows"]),
@@ -100,7 +103,7 @@ class BacktestSettings:
             class_min_series=int(bt["class_min_series"]),
             override_margin=float(bt["override_margin"]),
             grain=grain,
-            availability=availability_of(conf, grain, season),
+            availability=availability_of(data, grain, season),
         )
 
     @property

@@ -16,7 +16,7 @@ from restock.forecasting.exog import Events, Exog, split_promo
 from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import check_models
 from restock.forecasting.panel import Availability, Panel, build_panel
-from restock.grain import EPOCH, DataSettings, Grain, grain_of
+from restock.grain import EPOCH, DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 from restock.quality.outliers import OutlierRule
@@ -56,9 +56,10 @@ class ForecastSettings:
         conf: Mapping[str, Any],
         calendar: CalendarSettings | None = None,
         outliers: OutlierRule | None = None,
+        data: DataSettings | None = None,
     ) -> ForecastSettings:
-        """Read and check conf `forecast`; calendar and outliers are their sections, built
-        once by the settings tree (read from conf when not given)."""
+        """Read and check conf `forecast`; calendar, outliers and data are their sections,
+        built once by the settings tree (read from conf when not given)."""
         from restock.forecasting.calendar import CalendarSettings
 
         fc = section(conf, "forecast")
@@ -70,7 +71,8 @@ class ForecastSettings:
             raise ConfigError("forecast.horizon_days must be at least 1")
         if int(fc.get("buckets") or 0) < 0:
             raise ConfigError("forecast.buckets must be 0 (automatic) or more")
-        grain = grain_of(conf)
+        data = data or DataSettings.from_conf(conf)
+        grain = data.grain()
         season = grain.season_length(int(fc["season_length"]))
         max_train = int(fc.get("max_train_days") or 0)
         return cls(
@@ -87,7 +89,7 @@ class ForecastSettings:
             models=models_of(fc["models"]),
             buckets=int(fc.get("buckets") or 0),
             grain=grain,
-            availability=availability_of(conf, grain, season),
+            availability=availability_of(data, grain, season),
         )
 
     def guard(self, model: str) -> Guarded:
@@ -106,9 +108,8 @@ def models_of(value: Any) -> str | tuple[str, ...]:
     return tuple(check_models([n for n in names if n], "forecast.models"))
 
 
-def availability_of(conf: Mapping[str, Any], grain: Grain, season: int) -> Availability:
+def availability_of(data: DataSettings, grain: Grain, season: int) -> Availability:
     """The panel's availability rule from conf `data` at this grain."""
-    data = DataSettings.from_conf(conf)
     return Availability(data.gap_periods(grain), data.gap_min_coverage, season)
 
 

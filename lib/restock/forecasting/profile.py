@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
 from restock.forecasting.availability import series_availability
-from restock.grain import DataSettings, Grain, grain_of
+from restock.grain import DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
 
@@ -37,14 +37,18 @@ class ProfileSettings:
     eol_inactive_days: int
     adi_cutoff: float
     cv2_cutoff: float
-    demand_std_days: int = 91
-    grain: Grain = Grain()
-    data: DataSettings = DataSettings()
+    demand_std_days: int
+    grain: Grain
+    data: DataSettings
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> ProfileSettings:
-        """Read and check conf `profile`."""
+    def from_conf(
+        cls, conf: Mapping[str, Any], data: DataSettings | None = None
+    ) -> ProfileSettings:
+        """Read and check conf `profile`; data is conf `data`, built once by the settings
+        tree (read from conf when not given)."""
         p = section(conf, "profile")
+        data = data or DataSettings.from_conf(conf)
         shares = p["abc_shares"]
         a, b = float(shares["A"]), float(shares["B"])
         if not 0 < a < b <= 1:
@@ -52,7 +56,7 @@ class ProfileSettings:
         return cls(
             int(p["sales_value_days"]), a, b, int(p["new_history_days"]),
             int(p["eol_inactive_days"]), float(p["adi_cutoff"]), float(p["cv2_cutoff"]),
-            int(p.get("demand_std_days", 91)), grain_of(conf), DataSettings.from_conf(conf),
+            int(p["demand_std_days"]), data.grain(), data,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -61,6 +62,19 @@ def conf_dir_of(conf_dir: str | Path | None) -> Path:
 def read_schema(folder: Path) -> dict[str, Any]:
     """base.yaml as read: the schema of every conf (`restock.io.conf_schema`)."""
     return _read_yaml(folder / "base.yaml")
+
+
+def with_defaults(conf: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Conf section `name` laid over base.yaml's: the keys a conf leaves out (a hand-made
+    conf of a test or a library caller) take base.yaml's value, so a default lives only
+    there."""
+    return deep_merge(_base_defaults().get(name) or {}, conf.get(name) or {})
+
+
+@functools.cache
+def _base_defaults() -> dict[str, Any]:
+    """The project's base.yaml, read once."""
+    return read_schema(conf_dir_of(None))
 
 
 def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,10 +50,14 @@ class IngestSettings:
     max_quantity: float = float("inf")  # conf quality.max_quantity: shared with the run
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> IngestSettings:
-        """Read and check conf `ingest`."""
+    def from_conf(
+        cls, conf: Mapping[str, Any], returns: quality.QualitySettings | None = None
+    ) -> IngestSettings:
+        """Read and check conf `ingest`; returns is conf `quality` (its negative_quantity
+        and max_quantity are one rule for ingest and run), built once by the settings tree
+        (read from conf when not given)."""
         ing = section(conf, "ingest")
-        returns = quality.QualitySettings.from_conf(conf)  # quality.negative_quantity: one rule
+        returns = returns or quality.QualitySettings.from_conf(conf)
         negative = "quarantine" if returns.negative_quantity == "quarantine" else "keep"
         rules = {str(k): str(v) for k, v in (ing.get("on_conflict") or {}).items()}
         for table, rule in rules.items():

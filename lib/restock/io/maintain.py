@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
 from restock.io import tables
+from restock.io.config import with_defaults
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,17 +27,15 @@ _DELTA_MIN_HOURS = 168  # Delta refuses a shorter VACUUM retention unless the ch
 class RetentionSettings:
     """conf `retention`: which runs and files `restock maintain` keeps."""
 
-    vacuum_hours: float = 168.0
-    keep_runs: int | None = 10
-    keep_days: float | None = 30.0
+    vacuum_hours: float
+    keep_runs: int | None
+    keep_days: float | None
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> RetentionSettings:
-        """Read and check conf `retention` (optional section; null disables a rule)."""
-        r = conf.get("retention") or {}
-        hours = float(r.get("vacuum_hours", 168))
-        runs = r.get("keep_runs", 10)
-        days = r.get("keep_days", 30)
+        """Read and check conf `retention` (null disables a rule)."""
+        r = with_defaults(conf, "retention")
+        hours, runs, days = float(r["vacuum_hours"]), r["keep_runs"], r["keep_days"]
         if hours < 0 or (runs is not None and int(runs) < 0) or (days is not None and
                                                                  float(days) < 0):
             raise ConfigError("retention.vacuum_hours, keep_runs and keep_days must be >= 0")

@@ -58,12 +58,12 @@ class RunRecord:
 class RunsSettings:
     """conf `runs`: how `restock runs` judges a `running` row of another host."""
 
-    abandon_after_hours: float = 24.0
+    abandon_after_hours: float
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> RunsSettings:
-        """Read and check conf `runs` (optional section)."""
-        hours = float((conf.get("runs") or {}).get("abandon_after_hours", 24.0))
+        """Read and check conf `runs`."""
+        hours = float(config.with_defaults(conf, "runs")["abandon_after_hours"])
         if hours <= 0:
             raise ConfigError(f"runs.abandon_after_hours must be > 0, got {hours}")
         return cls(hours)

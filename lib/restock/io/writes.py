@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from restock.errors import ConcurrentWriteError, ConfigError
+from restock.io.config import with_defaults
 
 T = TypeVar("T")
 # delta-spark's commit conflicts (`delta.exceptions` on delta-spark 3.3 and 4.0); matched by
@@ -43,9 +44,9 @@ class WriteSettings:
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> WriteSettings:
-        """Read and check conf `writes` (absent: 5 retries from 0.5 s)."""
-        w = conf.get("writes") or {}
-        retries, backoff = int(w.get("conflict_retries", 5)), float(w.get("backoff_seconds", 0.5))
+        """Read and check conf `writes`."""
+        w = with_defaults(conf, "writes")
+        retries, backoff = int(w["conflict_retries"]), float(w["backoff_seconds"])
         if retries < 0 or backoff < 0:
             raise ConfigError("writes.conflict_retries and writes.backoff_seconds must be >= 0")
         return cls(retries, backoff)

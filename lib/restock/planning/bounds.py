@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from restock.errors import ConfigError
+from restock.io.config import with_defaults
 from restock.planning.planner import PLAN_FIELDS, PLAN_SCHEMA, plan_batch
 from restock.planning.policy import PolicySettings
 
@@ -58,12 +59,12 @@ class PlanSettings:
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> PlanSettings:
         """Read and check conf `plan`."""
-        plan = conf.get("plan") or {}
-        rule = str(plan.get("missing_inventory", "skip"))
+        plan = with_defaults(conf, "plan")
+        rule = str(plan["missing_inventory"])
         if rule not in MISSING_INVENTORY:
             raise ConfigError(f"plan.missing_inventory must be one of {MISSING_INVENTORY}, "
                               f"got '{rule}'")
-        bound = float(plan.get("max_quantity", 1e9))
+        bound = float(plan["max_quantity"])
         if not (np.isfinite(bound) and bound > 0):
             raise ConfigError(f"plan.max_quantity must be a positive number, got {bound}")
         return cls(rule, bound)

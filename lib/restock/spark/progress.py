@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from restock.errors import ConfigError
+from restock.io.config import with_defaults
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,18 +30,18 @@ _active = threading.local()  # a step inside a step reports only its lines, not 
 class ProgressSettings:
     """conf `progress` (and --quiet): how steps report while they run."""
 
-    mode: str = "auto"  # auto: bar on a terminal, log lines otherwise
-    log_every_seconds: float = 30.0
-    poll_seconds: float = 0.5
+    mode: str  # auto: bar on a terminal, log lines otherwise
+    log_every_seconds: float
+    poll_seconds: float
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any], quiet: bool = False) -> ProgressSettings:
-        """Read and check conf `progress` (optional section); quiet wins over conf."""
-        p = conf.get("progress") or {}
-        mode = "quiet" if quiet else str(p.get("mode", "auto"))
+        """Read and check conf `progress`; quiet wins over conf."""
+        p = with_defaults(conf, "progress")
+        mode = "quiet" if quiet else str(p["mode"])
         if mode not in MODES:
             raise ConfigError(f"progress.mode must be one of {', '.join(MODES)}, got '{mode}'")
-        every, poll = float(p.get("log_every_seconds", 30)), float(p.get("poll_seconds", 0.5))
+        every, poll = float(p["log_every_seconds"]), float(p["poll_seconds"])
         if every <= 0 or poll <= 0:
             raise ConfigError("progress.log_every_seconds and poll_seconds must be > 0")
         return cls(mode, every, poll)
