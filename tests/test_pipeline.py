@@ -119,6 +119,26 @@ def test_simulate_replays_every_forecast_series_against_the_baselines(spark, bas
     assert jobs.loc["simulate", "series_count"] == len(forecast_series.drop_duplicates())
 
 
+def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base_conf,
+                                                                      warehouse):
+    # no --forecast-run-id: profile, backtest and forecast first run at as-of − holdout, so
+    # no step that chose or fitted the models saw the replayed days
+    conf = _conf(base_conf, warehouse)
+    assert restock(warehouse, "simulate", "--run-id", "s-fit",
+                   "--set", "simulation.holdout_days=56",
+                   "--set", "simulation.min_train_days=42") == 0
+    sim = _run_rows(spark, conf, "simulation", "s-fit")
+    (fit_run,) = set(sim["forecast_run_id"])
+    assert fit_run not in {"t1", "s-fit"}
+    newest = tables.read(spark, conf, "sales").agg({"date": "max"}).first()[0]
+    fitted = _run_rows(spark, conf, "forecasts", fit_run)
+    assert set(fitted["as_of_date"]) == {newest - dt.timedelta(days=56)}
+    jobs = _run_rows(spark, conf, "runs", fit_run).set_index("job")
+    assert {"profile", "backtest", "forecast"} <= set(jobs.index)
+    assert set(jobs["status"]) == {"succeeded"}
+    assert (sim["status"] == "ok").any()
+
+
 def test_summary_reports_the_calendar_aware_gain_against_the_weekly_only_reference(
     spark, base_conf, warehouse, capsys
 ):
