@@ -39,6 +39,12 @@ DAYS       ?= 1095
 SEED       ?= 42
 SIM_SHARE  ?= 0.5
 SCALE_SERIES ?= 10000
+# pytest-xdist workers for make test / test-smoke, each with its own Spark session; a test
+# file stays on one worker (--dist loadfile: its module fixtures are built once). Most of the
+# suite waits on Spark's and Delta's per-job latency, so 2 workers use this 2-core machine's
+# idle core. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST       = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 REPORT     ?= warehouse/report.html
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster
@@ -117,10 +123,10 @@ demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, t
 	$(BIN)/restock summary --env $(ENV) --warehouse warehouse-csv
 
 test: install ## run the test suite (real local Spark + Delta)
-	$(BIN)/pytest -q tests
+	$(PYTEST) tests
 
 test-smoke: install ## the end-to-end pipeline and ingest tests (CI runs them with SPARK=3.5)
-	$(BIN)/pytest -q tests/test_pipeline.py tests/test_ingest.py
+	$(PYTEST) tests/test_pipeline.py tests/test_ingest.py
 
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark and not cluster"
