@@ -38,8 +38,12 @@ class ProfileSettings:
     adi_cutoff: float
     cv2_cutoff: float
     demand_std_days: int
-    grain: Grain
     data: DataSettings
+
+    @property
+    def grain(self) -> Grain:
+        """The run's grain (conf `data`)."""
+        return self.data.grain()
 
     @classmethod
     def from_conf(
@@ -56,7 +60,7 @@ class ProfileSettings:
         return cls(
             int(p["sales_value_days"]), a, b, int(p["new_history_days"]),
             int(p["eol_inactive_days"]), float(p["adi_cutoff"]), float(p["cv2_cutoff"]),
-            int(p["demand_std_days"]), data.grain(), data,
+            int(p["demand_std_days"]), data,
         )
 
 

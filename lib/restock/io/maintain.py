@@ -202,22 +202,23 @@ def _vacuum(spark: SparkSession, path: str, hours: float, dry: bool) -> int:
     if hours < _DELTA_MIN_HOURS:
         spark.conf.set(_RETENTION_CHECK, "false")
     try:
-        listed = [row[0] for row in spark.sql(
-            f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS DRY RUN").collect()]
-        if not dry and listed:
+        listed = spark.sql(f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS DRY RUN")
+        total = listed.count()
+        # only the paths without an extension can be folders: they alone reach the driver
+        bare = [row[0] for row in listed.where(r"NOT path RLIKE '[^/]*\\.[^/]*/?$'").collect()]
+        if not dry and total:
             spark.sql(f"VACUUM delta.`{path}` RETAIN {hours:g} HOURS")
     finally:
         spark.conf.set(_RETENTION_CHECK, check)
-    return len(listed) - _folders(spark, listed)
+    return total - _folders(spark, bare)
 
 
 def _folders(spark: SparkSession, paths: list[str]) -> int:
-    """How many of paths are folders (data files have an extension; only the others are
-    asked of the file system, and a path already deleted is not a folder)."""
+    """How many of paths are folders (a path already deleted is not a folder)."""
     jvm = spark.sparkContext._jvm
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     count = 0
-    for name in (p for p in paths if "." not in p.rstrip("/").rsplit("/", 1)[-1]):
+    for name in paths:
         target = jvm.org.apache.hadoop.fs.Path(name)
         fs = target.getFileSystem(hadoop)
         count += bool(fs.exists(target) and fs.getFileStatus(target).isDirectory())
