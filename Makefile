@@ -136,8 +136,10 @@ bench: bench-throughput bench-accuracy bench-policy ## run every benchmark (long
 bench-throughput: install ## Spark forecast step vs plain statsforecast, scaling curve
 	$(PY) bench/forecast_throughput.py
 
-bench-accuracy: install ## MASE / RMSSE / WAPE / bias / CPU per strategy and plain statsforecast baselines: real Rossmann, generated (default and calendar mix)
+bench-accuracy: install ## MASE / RMSSE / WAPE / bias / CPU per strategy and plain statsforecast baselines: the three real sets at their grain, generated (default and calendar mix)
 	$(PY) bench/accuracy.py --dataset rossmann
+	$(PY) bench/accuracy.py --dataset walmart --series 300
+	$(PY) bench/accuracy.py --dataset carparts --series 3000
 	$(PY) bench/accuracy.py
 	$(PY) bench/accuracy.py --mix calendar --series 150 \
 	  --strategies AutoETS,selection,default,calendar,sf_AutoETS,sf_MSTL

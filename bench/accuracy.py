@@ -1,27 +1,32 @@
 """Accuracy per forecasting strategy on a holdout the strategies never saw.
 
-The last `--horizon` days of every series are held out. Everything else (profile, routing,
-backtest windows for selection) uses only the days before them. Then each strategy
-forecasts the holdout and is scored per series: MASE and RMSSE (scaled by the in-sample
-seasonal-naive MAE / MSE), pooled WAPE and bias (Σ(forecast − actual) / Σ actual), plus the
-CPU seconds it used (a selection's includes its backtest).
-restock strategies (season 7): seasonal naive, AutoETS only, routing by demand class,
-`selection` = the old per-series argmin of the backtest (no combinations), `default` =
-what `restock run` does: the model per demand and ABC class from the pooled backtest,
-Mean(A+B) combinations among the candidates, a series' own model only on a clear win
+The last `--horizon` periods (default: `forecast.horizon_days` as periods of the grain) of
+every series are held out. Everything else (profile, routing, backtest windows for
+selection) uses only the periods before them. Then each strategy forecasts the holdout and
+is scored per series: MASE and RMSSE (scaled by the in-sample seasonal-naive MAE / MSE at
+the grain's season), pooled WAPE and bias (Σ(forecast − actual) / Σ actual), plus the CPU
+seconds it used (a selection's includes its backtest).
+restock strategies: seasonal naive, AutoETS only, routing by demand class, `selection` =
+the old per-series argmin of the backtest (no combinations), `default` = what `restock run`
+does: the model per demand and ABC class from the pooled backtest, Mean(A+B) combinations
+among the candidates, a series' own model only on a clear win
 (`restock.forecasting.selection`), the yearly model where the yearly gate admits it.
-`calendar` adds promotion / event regressors (generated data only has them).
-Plain statsforecast baselines on the same holdout and training days: `sf_SeasonalNaive`,
-`sf_WindowAverage` (28 days), `sf_AutoETS`, `sf_TSB` (0.1, 0.1), `sf_ADIDA`, `sf_MSTL`
-(7, 365 with an AutoETS trend).
-`--dataset rossmann` reads the real daily Rossmann subset (../shared/data/real): a closed
-day (Open = 0) enters the history as 0 (restock has no closed-day notion yet) and is not
-scored: every strategy is scored on the open holdout days only. On generated data the
-MASE is also given for the series the generator gave a yearly cycle or promotions, and two
-oracles are scored (the generator's true mean and median demand).
+`calendar` is the default with the calendar and the promotions as regressors (what
+`restock run` does when those tables exist). Plain statsforecast baselines on the same
+holdout and training periods (`bench/baselines.py`): `sf_SeasonalNaive`, `sf_WindowAverage`,
+`sf_AutoETS`, `sf_TSB` (0.1, 0.1), `sf_ADIDA`, `sf_MSTL`.
+`--dataset rossmann|walmart|carparts` reads a real set of ../shared/data/real through
+restock's ingest (`bench/real.py`: the README's mapping, grain detected: daily, weekly
+W-FRI, monthly). restock's strategies see its unavailable periods as restock does (closed
+days, reporting gaps, pre-launch); the holdout's closed days are given as known closures
+(a store's opening calendar); Rossmann's `Promo` is its promotions table (planned ahead).
+The plain baselines see zeros where there is no sale, as a plain statsforecast user would
+feed them. Closed days and periods without a sales row are not scored. On generated data
+every day is scored, the MASE is also given for the series the generator gave a yearly
+cycle or promotions, and two oracles are scored (the generator's true mean and median).
 
     python bench/accuracy.py [--series 200] [--days 1095] [--mix default|calendar]
-    python bench/accuracy.py --dataset rossmann
+    python bench/accuracy.py --dataset rossmann|walmart|carparts [--series 300]
     python bench/accuracy.py --csv sales.csv --id-cols store,item --date-col date \\
         --target-col sales
 """
@@ -39,21 +44,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import real
 from baselines import BASELINES, baseline
 
 from restock.dev.demand import MAX_LOCATIONS, MIXES, demand_quantile, series_spec
 from restock.dev.generate import generated_days
 from restock.forecasting.backtest import BacktestSettings, backtest_bucket
-from restock.forecasting.exog import Exog, split_promo
-from restock.forecasting.forecast import ForecastSettings, forecast_bucket
+from restock.forecasting.exog import Events, Exog, split_promo
+from restock.forecasting.forecast import ForecastSettings, forecast_bucket, regressor_events
 from restock.forecasting.metrics import seasonal_naive_scale, seasonal_naive_scale_sq
-from restock.forecasting.panel import EPOCH, build_panel, epoch_day
+from restock.forecasting.panel import build_panel
 from restock.forecasting.selection import select_frame
 from restock.io.config import load_conf
 from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"  # ../shared/data/real
 WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default",
           "default_mase"]
 SELECTING = ("selection", "default", "default_mase", "calendar")
@@ -61,35 +66,13 @@ STRATEGIES = [*WEEKLY, "calendar", *BASELINES]
 DEFAULT_STRATEGIES = [s for s in STRATEGIES if s != "AutoARIMA"]
 
 
-def rossmann_sales(folder: Path) -> tuple[pd.DataFrame, set]:
-    """Rossmann daily store sales as restock sales rows (sku_id = store, one location), and
-    the (sku_id, location_id, date) of closed days (Open = 0), which are not scored."""
-    raw = pd.read_csv(folder / "rossmann-sales.csv", parse_dates=["Date"],
-                      dtype={"StateHoliday": str})
-    sales = pd.DataFrame({
-        "sku_id": "store" + raw["Store"].astype(str).str.zfill(4), "location_id": "all",
-        "date": raw["Date"].dt.date, "quantity": raw["Sales"].astype(float),
-    })
-    closed = sales.loc[raw["Open"].eq(0), KEYS + ["date"]]
-    return sales, set(closed.itertuples(index=False, name=None))
-
-
-def closed_days(args: argparse.Namespace) -> set:
-    """(sku_id, location_id, epoch day) the holdout does not score: closed days."""
-    if args.dataset != "rossmann":
-        return set()
-    _, closed = rossmann_sales(args.real_dir / "rossmann")
-    return {(sku, loc, epoch_day(day)) for sku, loc, day in closed}
-
-
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
     """Write the bench's sales (and params) into the temp warehouse."""
     from restock.dev.generate import generate
     from restock.io import tables
 
-    if args.dataset == "rossmann":
-        sales, _ = rossmann_sales(args.real_dir / "rossmann")
-        tables.write_input(spark.createDataFrame(sales), conf, "sales", "bench rossmann")
+    if args.dataset:
+        real.load(spark, conf, args.dataset, args.real_dir)
         return
     if not args.csv:  # generated data
         frames = generate(spark, args.series, args.days, args.seed, args.end_date,
@@ -111,15 +94,40 @@ def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
     tables.write_input(spark.createDataFrame(sales), conf, "sales", f"bench csv {args.csv}")
 
 
+def closures(history: pd.DataFrame, after: int) -> Events | None:
+    """The holdout's closed days (`open` false after period `after`) as known closures:
+    calendar events of type `closed` at the location, as a store's opening calendar gives
+    them; None when there are none."""
+    shut = history[(history["day"] > after) & ~history["open"].fillna(True).astype(bool)]
+    if shut.empty:
+        return None
+    days = shut[["location_id", "day"]].drop_duplicates()
+    return Events(day=days["day"].to_numpy(dtype=np.int64),
+                  location=days["location_id"].to_numpy(dtype=object),
+                  event_type=np.full(len(days), "closed", dtype=object))
+
+
+def with_closures(events: Events | None, closed: Events | None) -> Events | None:
+    """The calendar's events plus known closures."""
+    if closed is None or events is None:
+        return closed or events
+    return Events(day=np.concatenate([events.day, closed.day]),
+                  location=np.concatenate([events.location, closed.location]),
+                  event_type=np.concatenate([events.event_type, closed.event_type]),
+                  promotions=events.promotions)
+
+
 def prepare(args: argparse.Namespace, work: Path) -> dict:
-    """Spark part (untimed): ingest and profile at the training cut-off; pandas inputs."""
+    """Spark part (untimed): ingest (grain detected), profile at the training cut-off;
+    pandas inputs."""
     from pyspark.sql import functions as F
 
     from restock.app import pipeline
     from restock.forecasting.backtest import candidates_of
-    from restock.forecasting.calendar import CalendarSettings, collect_events, promo_days
+    from restock.forecasting.calendar import collect_events, promo_days
     from restock.io.session import build_spark
-    from restock.spark.routing import RoutingSettings, routing_expr
+    from restock.spark.buckets import history_rows
+    from restock.spark.routing import routing_expr
 
     conf = load_conf("local")
     conf["warehouse"] = str(work / "warehouse")
@@ -127,59 +135,67 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     load_sales(args, spark, conf)
     run = pipeline.Run(spark, conf, "accuracy")
     inputs = pipeline.read_inputs(run, ("sales",), ("item_params",))
-    daily = inputs.daily
+    print("\n".join(run.notes))
+    if args.dataset:
+        inputs.daily = real.sample(inputs.daily, args.series).persist()
+    settings = run.settings  # built again by read_inputs for the detected grain
+    grain = settings.forecast.grain
+    horizon = args.horizon or settings.forecast.horizon_days
     end = run.as_of_date
-    run.as_of_date = end - dt.timedelta(days=args.horizon)
+    run.as_of_date = grain.end_of(grain.index_of(end) - horizon)
     profiled = pipeline.profile_step(run, inputs)
-    routing = RoutingSettings.from_conf(conf, CalendarSettings.from_conf(conf))
-    weekly = profiled.withColumn("model", routing_expr(routing))
-    settings = BacktestSettings.from_conf(conf)
-    history = daily.select(*KEYS, F.datediff("date", F.lit(EPOCH)).alias("day"), "quantity")
+    weekly = profiled.withColumn("model", routing_expr(settings.routing))
+    history = history_rows(inputs.daily, grain).toPandas()
     promo = None
     if inputs.promotions is not None:
-        promo = promo_days(inputs.promotions, end).select(
-            *KEYS, F.datediff("date", F.lit(EPOCH)).alias("day"),
-            F.lit(None).cast("double").alias("quantity"),
-        ).toPandas()
+        promo = history_rows(promo_days(inputs.promotions, end), grain, promo_days=True).toPandas()
+    closed = closures(history, grain.index_of(run.as_of_date))
+    events = collect_events(inputs.calendar, inputs.promotions is not None)
     return {
-        "history": history.toPandas(),
+        "history": history,
         "promo": promo,
-        "events": collect_events(inputs.calendar, inputs.promotions is not None),
+        "closures": closed,
+        "events": with_closures(events, closed),
+        "calendar": events is not None,
         "routes": {
             "weekly": weekly.where(F.col("model").isNotNull()).select(*KEYS, "model").toPandas(),
             "calendar": pipeline.routes_for(run, profiled, "routed").toPandas(),
         },
         "candidates": {
-            "weekly": candidates_of(profiled, settings).toPandas(),
+            "weekly": candidates_of(profiled, settings.backtest).toPandas(),
             # without calendar.benchmark: a reference for reports, not part of the strategy
-            "calendar": candidates_of(profiled, settings, dataclasses.replace(
-                CalendarSettings.from_conf(conf), benchmark=None)).toPandas(),
+            "calendar": candidates_of(profiled, settings.backtest, dataclasses.replace(
+                settings.calendar, benchmark=None)).toPandas(),
         },
-        "closed": closed_days(args),
         "classes": profiled.select(*KEYS, "demand_class", "abc_class").toPandas(),
+        "observed_only": bool(args.dataset or args.csv),
         "train_end": run.as_of_date,
         "end": end,
-        "conf": conf,
+        "horizon": horizon,
+        "forecast": dataclasses.replace(settings.forecast, horizon_days=horizon),
+        "backtest": settings.backtest,
     }
 
 
-def run_strategy(name: str, data: dict, horizon: int) -> tuple[str, pd.DataFrame, float]:
-    """Forecast the holdout with one strategy; return forecasts and CPU seconds."""
-    conf = data["conf"]
-    fc = ForecastSettings.from_conf(conf)
-    fc = type(fc)(**{**fc.__dict__, "horizon_days": horizon})
-    train = data["history"][data["history"]["day"] <= epoch_day(data["train_end"])]
+def run_strategy(name: str, data: dict) -> tuple[str, pd.DataFrame, float]:
+    """Forecast the holdout with one strategy; return forecasts and CPU seconds.
+
+    restock's strategies get the known closures; `calendar` also the calendar and the
+    promotions (planned, so known for the holdout too); the plain baselines neither."""
+    fc: ForecastSettings = data["forecast"]
+    grain = fc.grain
+    train = data["history"][data["history"]["day"] <= grain.index_of(data["train_end"])]
     started = time.process_time()
     if name in BASELINES:
-        return name, baseline(name, train, horizon), time.process_time() - started
+        return name, baseline(name, train, fc.horizon_days, grain), time.process_time() - started
     aware = name == "calendar"
-    events = data["events"] if aware else None
+    events = data["events"] if aware else data["closures"]
     if aware and data["promo"] is not None:
         train = pd.concat([train, data["promo"]], ignore_index=True)
     kind = "calendar" if name in SELECTING else "weekly"
     routes = data["routes"][kind]
     if name in SELECTING:
-        bt = BacktestSettings.from_conf(conf)
+        bt: BacktestSettings = data["backtest"]
         if name == "selection":  # the per-series argmin, as before class selection
             bt = dataclasses.replace(bt, combination_size=0)
         if name == "default_mase":  # the default, selecting by MASE instead
@@ -203,9 +219,10 @@ def run_strategy(name: str, data: dict, horizon: int) -> tuple[str, pd.DataFrame
 
 
 def day_flags(data: dict, panel, horizon: int) -> tuple[set, set]:
-    """(series code, epoch day) pairs of the holdout with a promotion / a calendar event."""
-    events = data["events"]
-    if events is None:
+    """(series code, epoch day) pairs of the holdout with a promotion / a calendar event
+    (other than a closure)."""
+    events = regressor_events(data["events"])
+    if events is None or data["forecast"].grain.kind != "D":
         return set(), set()
     promo = data["promo"] if data["promo"] is not None else pd.DataFrame(columns=[*KEYS, "day"])
     exog = Exog.build(panel, promo, events)
@@ -219,29 +236,42 @@ def day_flags(data: dict, panel, horizon: int) -> tuple[set, set]:
             {p for p, f in zip(pairs, event, strict=True) if f})
 
 
-def score(forecasts: pd.DataFrame, data: dict, season: int) -> pd.DataFrame:
-    """Per series, on the scored holdout days (all but closed days): MAE, MSE, the MASE and
-    RMSSE scales, sums for WAPE and bias, and the error and actual sums on promotion days,
-    calendar-event days and plain days."""
+def score(forecasts: pd.DataFrame, data: dict) -> pd.DataFrame:
+    """Per series, on the scored holdout periods: MAE, MSE, the MASE and RMSSE scales, sums
+    for WAPE and bias, and the error and actual sums on promotion days, calendar-event days
+    and plain days. Closed periods are never scored; on real data (and CSV) neither is a
+    period without a sales row (not known to be zero), and the in-sample scale is that of
+    the series with its unavailable periods filled (no false zeros)."""
+    fc: ForecastSettings = data["forecast"]
     history, _ = split_promo(data["history"])
-    panel = build_panel(history, epoch_day(data["end"]))
+    panel = build_panel(history, fc.grain.index_of(data["end"]))
+    observed = data["observed_only"]
+    scaled = build_panel(history, panel.end, availability=fc.availability) if observed else panel
+    rows_at = pd.MultiIndex.from_frame(history[[*KEYS, "day"]])
+    closed_at = pd.MultiIndex.from_frame(
+        history.loc[~history["open"].fillna(True).astype(bool), [*KEYS, "day"]])
     rows = []
-    flags, closed = data["flags"], data["closed"]
+    flags = data["flags"]
     for (sku, loc), group in forecasts.dropna(subset=["yhat"]).groupby(KEYS):
         code = panel.codes_of(pd.DataFrame({"sku_id": [sku], "location_id": [loc]}))[0]
         y = panel.series(code)
         group = group.sort_values("step")
-        actual = y[-len(group):]
-        train = y[: -len(group)]
-        days = range(panel.end - len(group) + 1, panel.end + 1)
-        scored = np.array([(sku, loc, d) not in closed for d in days], dtype=bool)
+        h = len(group)
+        actual = y[-h:]
+        train = scaled.series(code)[:-h]
+        days = np.arange(panel.end - h + 1, panel.end + 1)
+        at = pd.MultiIndex.from_arrays([[sku] * h, [loc] * h, days])
+        scored = ~at.isin(closed_at) & (at.isin(rows_at) if observed else True)
         errors = (group["yhat"].to_numpy() - actual)[scored]
         actual = actual[scored]
+        if not scored.any():
+            continue
         masks = [np.array([(code, d) in f for d in days], dtype=bool)[scored] for f in flags]
         plain = ~(masks[0] | masks[1])
         parts = [v for m in (*masks, plain) for v in (errors[m].sum(), actual[m].sum())]
         rows.append((sku, loc, np.mean(np.abs(errors)), np.mean(errors ** 2),
-                     seasonal_naive_scale(train, season), seasonal_naive_scale_sq(train, season),
+                     seasonal_naive_scale(train, fc.season_length),
+                     seasonal_naive_scale_sq(train, fc.season_length),
                      errors.sum(), actual.sum(), np.abs(errors).sum(), *parts))
     return pd.DataFrame(rows, columns=[
         *KEYS, "mae", "mse", "scale", "scale_sq", "sum_error", "sum_actual", "sum_abs_error",
@@ -269,8 +299,8 @@ def oracle(keys: pd.DataFrame, args: argparse.Namespace, data: dict,
         spec = series_spec(args.seed, int(i), MIXES[args.mix])
         yhat = demand_quantile(spec, args.seed, int(i), days, q)
         parts.append(pd.DataFrame({"sku_id": sku, "location_id": loc,
-                                   "step": np.arange(1, args.horizon + 1),
-                                   "yhat": yhat[-args.horizon:]}))
+                                   "step": np.arange(1, data["horizon"] + 1),
+                                   "yhat": yhat[-data["horizon"]:]}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -345,15 +375,18 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=200)
     parser.add_argument("--days", type=int, default=1095)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--horizon", type=int, default=28)
+    parser.add_argument("--horizon", type=int,
+                        help="holdout in periods of the grain (default: forecast.horizon_days "
+                             "as periods)")
     parser.add_argument("--end-date", type=dt.date.fromisoformat, default=dt.date(2026, 12, 24))
     parser.add_argument("--mix", choices=sorted(MIXES), default="default",
                         help="generated data: the generator's mix of patterns, yearly cycles "
                              "and promotions")
-    parser.add_argument("--dataset", choices=["rossmann"],
+    parser.add_argument("--dataset", choices=sorted(real.DATASETS),
                         help="a real dataset of ../shared/data/real instead of generated data")
-    parser.add_argument("--real-dir", type=Path, default=REAL, help="the real datasets' folder")
-    parser.add_argument("--csv", help="daily sales CSV instead of generated data")
+    parser.add_argument("--real-dir", type=Path, default=real.REAL,
+                        help="the real datasets' folder")
+    parser.add_argument("--csv", help="a sales CSV instead of generated data (grain detected)")
     parser.add_argument("--id-cols", default="sku_id,location_id")
     parser.add_argument("--date-col", default="date")
     parser.add_argument("--target-col", default="quantity")
@@ -371,25 +404,26 @@ def main() -> None:
         data = prepare(args, work)
         n = len(strategies)
         with ProcessPoolExecutor(args.workers) as pool:
-            results = list(pool.map(run_strategy, strategies, [data] * n, [args.horizon] * n))
-        season = int(data["conf"]["forecast"]["season_length"])
+            results = list(pool.map(run_strategy, strategies, [data] * n))
+        grain, horizon = data["forecast"].grain, data["horizon"]
         history, _ = split_promo(data["history"])
-        data["flags"] = day_flags(data, build_panel(history, epoch_day(data["end"])),
-                                  args.horizon)
-        scored = {name: score(out, data, season) for name, out, _ in results}
+        data["flags"] = day_flags(data, build_panel(history, grain.index_of(data["end"])),
+                                  horizon)
+        scored = {name: score(out, data) for name, out, _ in results}
         common = set.intersection(*(set(zip(s["sku_id"], s["location_id"], strict=True))
                                     for s in scored.values()))
-        print(f"{len(common)} series, holdout {data['train_end'] + dt.timedelta(days=1)} .. "
-              f"{data['end']} ({args.horizon} days)"
-              + (", closed days not scored" if data["closed"] else ""))
+        print(f"{len(common)} series at grain {grain.name}, holdout after {data['train_end']} "
+              f".. {data['end']} ({horizon} periods)"
+              + (", closed days and periods without a row not scored"
+                 if data["observed_only"] else ""))
         subsets = {}
         if generated:
             keys = pd.DataFrame(sorted(common), columns=KEYS)
             subsets = generated_subsets(keys, args)
             for name, q in (("oracle mean", None), ("oracle median", 0.5)):
-                scored[name] = score(oracle(keys, args, data, q), data, season)
+                scored[name] = score(oracle(keys, args, data, q), data)
                 results.append((name, None, 0.0))
-        verdict(report(results, scored, common, subsets, data["events"] is not None))
+        verdict(report(results, scored, common, subsets, data["calendar"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,5 +1,6 @@
 """Plain statsforecast baselines for bench/accuracy.py: the same training days and holdout
-as restock's strategies, no restock code in the forecast (missing days = 0, as restock)."""
+as restock's strategies, no restock code in the forecast: a period without a sale is 0, as a
+plain statsforecast user feeds it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 
 from restock.forecasting.exog import split_promo
 from restock.forecasting.panel import build_panel
+from restock.grain import Grain
 from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
@@ -15,29 +17,47 @@ BASELINES = ["sf_SeasonalNaive", "sf_WindowAverage", "sf_AutoETS", "sf_TSB", "sf
              "sf_MSTL"]
 
 
-def baseline(name: str, train: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """A plain statsforecast model on the training days (missing days = 0, as restock)."""
+def models_at(grain: Grain) -> tuple[dict, int, int]:
+    """The plain baselines at a grain, with its longest cycle and its season (periods).
+
+    Seasonal naive and AutoETS at the season (7 at D, 52 at W, 12 at M); the moving average
+    of the last 28 days (4 weeks; at least 3 periods, so that a monthly one is not the naive
+    forecast); MSTL over the weekly and yearly cycles at D (the yearly one alone at W and M)
+    with an AutoETS trend.
+    """
+    from statsforecast import models as sf
+
+    season = grain.season_length(7)
+    cycles = [7, 365] if grain.kind == "D" else [grain.periods_per_year]
+    return {
+        "sf_SeasonalNaive": sf.SeasonalNaive(season),
+        "sf_WindowAverage": sf.WindowAverage(grain.whole_periods(28, least=3)),
+        "sf_AutoETS": sf.AutoETS(season_length=season), "sf_TSB": sf.TSB(0.1, 0.1),
+        "sf_ADIDA": sf.ADIDA(),
+        "sf_MSTL": sf.MSTL(cycles, trend_forecaster=sf.AutoETS(model="ZZN")),
+    }, cycles[-1], season
+
+
+def baseline(name: str, train: pd.DataFrame, horizon: int, grain: Grain) -> pd.DataFrame:
+    """A plain statsforecast model on the training periods (missing periods = 0); a series
+    the model cannot fit (too short) gets statsforecast's fallback, the naive forecast."""
     from statsforecast import StatsForecast
     from statsforecast import models as sf
 
-    model = {
-        "sf_SeasonalNaive": sf.SeasonalNaive(7), "sf_WindowAverage": sf.WindowAverage(28),
-        "sf_AutoETS": sf.AutoETS(season_length=7), "sf_TSB": sf.TSB(0.1, 0.1),
-        "sf_ADIDA": sf.ADIDA(),
-        "sf_MSTL": sf.MSTL([7, 365], trend_forecaster=sf.AutoETS(model="ZZN")),
-    }[name]
+    models, longest, season = models_at(grain)
+    model = models[name]
     history, _ = split_promo(train)
     panel = build_panel(history, int(history["day"].max()))
-    long = np.diff(panel.indptr) >= 2 * 365
+    long = np.diff(panel.indptr) >= 2 * longest
     parts = [(model, np.flatnonzero(long | (name != "sf_MSTL")))]
-    if name == "sf_MSTL":  # MSTL needs two whole years; the shorter series get AutoETS
-        parts.append((sf.AutoETS(season_length=7), np.flatnonzero(~long)))
+    if name == "sf_MSTL":  # MSTL needs two whole cycles; the shorter series get AutoETS
+        parts.append((sf.AutoETS(season_length=season), np.flatnonzero(~long)))
     frames = []
     for fitted, codes in parts:
         if not codes.size:
             continue
-        fc = StatsForecast(models=[fitted], freq=1, n_jobs=1).forecast(
-            df=panel.long(codes), h=horizon)
+        fc = StatsForecast(models=[fitted], freq=1, n_jobs=1, fallback_model=sf.Naive()
+                           ).forecast(df=panel.long(codes), h=horizon)
         fc = fc.reset_index() if "unique_id" not in fc.columns else fc
         column = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
         frames.append(pd.DataFrame({"code": fc["unique_id"].to_numpy(),

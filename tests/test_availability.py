@@ -64,6 +64,38 @@ def test_a_series_starts_at_its_first_sale():
     assert plain.series(0).size == 70
 
 
+def _launch_cases() -> dict[str, np.ndarray]:
+    return {
+        # sells one period in four after 3 leading zeros: (3/4)^3 = 0.42, listed all along
+        "part": np.tile([0.0, 0, 0, 2], 12),
+        # 60 zeros, then a sale every other period (p = 19/39): a launch; the history starts
+        # round((1 - p) / p) = 1 period before the first sale
+        "item": np.concatenate([np.zeros(60), np.tile([3.0, 0], 20)]),
+    }
+
+
+def test_leading_zeros_are_demand_unless_improbable_under_the_series_rate(spark):
+    from restock.forecasting.availability import series_availability
+    from restock.grain import DataSettings
+
+    end = 20_000
+    frames = [_rows(y, end).assign(sku_id=name) for name, y in _launch_cases().items()]
+    history = pd.concat(frames, ignore_index=True)
+    panel = build_panel(history, end, availability=RULE)
+    first_row = history.groupby("sku_id")["day"].min()
+    after_first_row = panel.start - first_row[panel.keys["sku_id"]].to_numpy()
+    assert dict(zip(panel.keys["sku_id"], after_first_row.tolist(), strict=True)) == {
+        "item": 59, "part": 0}
+    dates = history.assign(date=[EPOCH + dt.timedelta(days=int(d)) for d in history["day"]],
+                           open=True)
+    conf = load_conf("local", environ={})
+    spark_rows = series_availability(
+        _sales(spark, dates.drop(columns="day")), EPOCH + dt.timedelta(days=end), Grain(),
+        DataSettings.from_conf(conf)).select("sku_id", "start").collect()
+    assert {r["sku_id"]: r["start"] for r in spark_rows} == dict(
+        zip(panel.keys["sku_id"], panel.start.tolist(), strict=True))
+
+
 def test_forecasts_on_known_future_closures_are_zero():
     settings = dataclasses.replace(ForecastSettings.from_conf(load_conf("local", environ={})),
                                    horizon_days=7, availability=RULE)
@@ -99,7 +131,9 @@ def test_profile_counts_only_available_periods(spark):
     conf = load_conf("local", environ={})
     conf["data"].update(profile_window_days=0, gap_min_days=7)
     row = profile(_sales(spark, frame), None, as_of, ProfileSettings.from_conf(conf)).first()
-    available = 80 - 6 - 10  # first sale .. as-of, less closed and gap days
+    # 20 leading zeros are improbable at the rate after the first sale (p = 31/63): a launch,
+    # the history starts round((1 - p) / p) = 1 day before the first sale
+    available = 81 - 6 - 10  # start .. as-of, less closed and gap days
     assert row["history_days"] == available
     sold = int((quantity[20:] > 0).sum() - (quantity[70:80] > 0).sum())
     assert row["zero_share"] == pytest.approx(1 - sold / available)

@@ -1,19 +1,21 @@
 """Spark side of the grain and of unavailable periods: detect the grain, bucket sales to
 it, and count per series the periods that are not demand (closed, reporting gap, before
-the first sale). The pandas kernels apply the same rules in `panel.Availability`.
+its launch). The pandas kernels apply the same rules in `panel.Availability`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from restock.forecasting.panel import LAUNCH_EVIDENCE
 from restock.grain import DataSettings, Grain, detect
 from restock.io.tables import SERIES_KEYS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 KEYS = SERIES_KEYS
 MAX_DETECT_DATES = 50_000  # distinct dates read to the driver for detection (137 years daily)
@@ -66,9 +68,9 @@ def series_availability(
 ) -> DataFrame:
     """Per series, counts of periods by cause, from the first row to the as-of period.
 
-    Columns: first_idx (first row) and first_sale (period indexes), periods (first sale
-    .. as-of), rows (periods with a row from the first sale), closed_periods,
-    gap_periods, prelaunch_periods (first row .. before the first sale),
+    Columns: first_idx (first row) and start (where demand history starts, `listed_from`;
+    period indexes), periods (start .. as-of), rows (periods with a row from the start),
+    closed_periods, gap_periods, prelaunch_periods (first row .. before the start),
     available_periods = periods − closed − gap; and the same three over the trailing
     `window_days` (`window_available_periods`; 0 = whole history).
     """
@@ -80,18 +82,23 @@ def series_availability(
     is_open = F.coalesce(F.col("open"), F.lit(True)) if "open" in daily.columns else F.lit(True)
     rows = daily.where(F.col("date") <= F.lit(as_of_date)).select(
         *KEYS, idx.alias("idx"), (F.col("quantity") > 0).alias("sold"), is_open.alias("is_open"))
-    first_sale = F.min(F.when(F.col("sold"), F.col("idx"))).over(Window.partitionBy(*KEYS))
-    rows = rows.withColumn("first_sale", F.coalesce(first_sale, F.min("idx").over(
-        Window.partitionBy(*KEYS))))
+    by_series = Window.partitionBy(*KEYS)
+    rows = rows.withColumn("sale", F.min(F.when(F.col("sold"), F.col("idx"))).over(by_series))
+    firsts = rows.groupBy(*KEYS).agg(
+        F.min("idx").alias("first_idx"), F.min("sale").alias("sale"),
+        F.countDistinct(F.when(F.col("sold"), F.col("idx"))).alias("sold_periods"),
+        F.countDistinct(F.when(F.col("is_open") & (F.col("idx") >= F.col("sale")), F.col("idx")))
+        .alias("open_periods"))
+    rows = rows.drop("sale").join(firsts.select(*KEYS, listed_from().alias("start")), KEYS)
     lag = F.lag("idx").over(Window.partitionBy(*KEYS).orderBy("idx"))
-    rows = rows.withColumn("prev", F.greatest(F.coalesce(lag, F.col("idx")), F.col("first_sale")))
+    rows = rows.withColumn("prev", F.greatest(F.coalesce(lag, F.col("idx")), F.col("start")))
     starts = _window_start(grain, end, window_days)
     run_len = F.col("idx") - F.col("prev") - 1
     stats = rows.groupBy(*KEYS).agg(
-        F.min("idx").alias("first_idx"), F.first("first_sale").alias("first_sale"),
+        F.min("idx").alias("first_idx"), F.first("start").alias("start"),
         F.max("idx").alias("last_idx"),
-        F.count(F.when(F.col("idx") >= F.col("first_sale"), 1)).alias("rows"),
-        F.count(F.when(~F.col("is_open") & (F.col("idx") >= F.col("first_sale")), 1))
+        F.count(F.when(F.col("idx") >= F.col("start"), 1)).alias("rows"),
+        F.count(F.when(~F.col("is_open") & (F.col("idx") >= F.col("start")), 1))
         .alias("closed_periods"),
         F.count(F.when(~F.col("is_open") & (F.col("idx") >= starts), 1)).alias("window_closed"),
         F.collect_list(F.when(run_len > 0, F.struct((F.col("prev") + 1).alias("a"),
@@ -99,6 +106,23 @@ def series_availability(
         .alias("runs"),
     )
     return _with_gaps(stats, grain, end, starts, settings)
+
+
+def listed_from() -> Column:
+    """Spark form of `panel.listed_from` over the columns first_idx (first row), sale (first
+    sale, null for none), sold_periods (distinct periods with a sale) and open_periods
+    (distinct open periods with a row from the first sale): where demand history starts."""
+    from pyspark.sql import functions as F
+
+    k, m = F.col("sold_periods"), F.col("open_periods")
+    rate = F.when((k > 1) & (m > 1), (k - 1) / (m - 1)).otherwise(0.0)
+    leading = F.col("sale") - F.col("first_idx")
+    unlikely = F.when(rate >= 1, F.lit(True)).otherwise(
+        leading * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
+    launched = (k > 1) & (leading > 0) & unlikely
+    wait = F.when(rate > 0, F.rint((1 - rate) / rate)).otherwise(0.0)
+    return F.when(launched, F.col("sale") - F.least(wait, leading)).otherwise(
+        F.col("first_idx")).cast("long")
 
 
 def _window_start(grain: Grain, end: int, window_days: int) -> Any:
@@ -119,20 +143,20 @@ def _with_gaps(stats: DataFrame, grain: Grain, end: int, starts: Any,
     trailing = F.struct((F.col("last_idx") + 1).alias("a"), F.lit(end).cast("long").alias("b"))
     all_runs = F.concat(F.col("runs"), F.array(trailing))
     long_runs = F.filter(all_runs, lambda r: r["b"] - r["a"] + 1 >= least)
-    periods = F.lit(end) - F.col("first_sale") + 1
+    periods = F.lit(end) - F.col("start") + 1
     coverage = F.col("rows") / periods
     gap = F.aggregate(long_runs, F.lit(0).cast("long"), lambda acc, r: acc + r["b"] - r["a"] + 1)
     in_window = F.aggregate(
         long_runs, F.lit(0).cast("long"),
         lambda acc, r: acc + F.greatest(F.lit(0), r["b"] - F.greatest(r["a"], starts) + 1))
     counted = coverage >= settings.gap_min_coverage
-    window_periods = F.lit(end) - F.greatest(F.col("first_sale"), starts) + 1
+    window_periods = F.lit(end) - F.greatest(F.col("start"), starts) + 1
     return stats.select(
         *KEYS,
-        F.col("first_idx"), F.col("first_sale"), periods.alias("periods"), F.col("rows"),
+        F.col("first_idx"), F.col("start"), periods.alias("periods"), F.col("rows"),
         F.col("closed_periods"),
         F.when(counted, gap).otherwise(0).alias("gap_periods"),
-        (F.col("first_sale") - F.col("first_idx")).alias("prelaunch_periods"),
+        (F.col("start") - F.col("first_idx")).alias("prelaunch_periods"),
         (window_periods - F.col("window_closed")
          - F.when(counted, in_window).otherwise(0)).alias("window_available_periods"),
     ).withColumn(

@@ -27,7 +27,8 @@ class Availability:
     A period is unavailable when its row says the location was closed (`open` false), or
     it lies in a run of at least `gap_periods` periods without a row in a series that has
     rows for at least `gap_min_coverage` of its periods (a reporting gap). Series start at
-    their first sale (periods before it are pre-launch). Unavailable periods are filled, for
+    their first row, or near their first sale when the zeros before it are too many to be
+demand (a launch; `listed_from`); periods before are pre-launch. Unavailable periods are filled, for
     fitting, by the series' seasonal profile: the mean of its available periods at the same
     position of the `season_length` cycle (else of all available periods): a model fitted on
     the filled series sees neither false zeros nor a broken seasonal cycle.
@@ -109,7 +110,9 @@ def build_panel(
         first_any = np.full(n, end, dtype=np.int64)
         np.minimum.at(first_any, codes, day)
         np.minimum.at(start, codes[sold], day[sold])
-        start = np.where(np.bincount(codes[sold], minlength=n) > 0, start, first_any)
+        is_open = (history["open"].fillna(True).to_numpy(dtype=bool) if "open" in history.columns
+                   else np.ones(day.size, dtype=bool))
+        start = listed_from(start, first_any, codes, day, sold, is_open, n)
     else:
         np.minimum.at(start, codes, day)
     if max_days > 0:
@@ -141,6 +144,41 @@ def build_panel(
             y[part], capped[i] = cap(y[part], promo[part], outliers)
     return Panel(keys=keys, start=start, indptr=indptr, y=y, end=end, capped=capped,
                  available=available)
+
+
+LAUNCH_EVIDENCE = 0.01  # leading zeros this improbable under the series' own rate = pre-launch
+
+
+def listed_from(
+    first_sale: np.ndarray, first_row: np.ndarray, codes: np.ndarray, day: np.ndarray,
+    sold: np.ndarray, is_open: np.ndarray, n: int,
+) -> np.ndarray:
+    """Where each series' demand history starts: its first row, unless the zeros before its
+    first sale are too many to be demand zeros, which marks a launch.
+
+    With p the share of open periods with a row that have a sale, from the first sale on
+    (that one excluded: a series cut at its first sale starts on a sale by construction),
+    L leading zero periods have probability (1 − p)^L if the item was listed all along.
+    Below `LAUNCH_EVIDENCE` it was not yet listed: the history starts (1 − p) / p periods
+    before the first sale, the mean wait of a listed item for its first sale (0 for one
+    that sells every period). So an intermittent part with a few leading zeros keeps them
+    as demand (cutting at its first sale would bias its rate up), and an item listed after
+    years of zeros starts at its launch. A series with no sale, or one sale only, starts at
+    its first row. `availability.listed_from` is the same rule in Spark.
+    """
+    def periods(mask: np.ndarray) -> np.ndarray:  # distinct periods per series where mask
+        return np.bincount(np.unique(np.stack([codes[mask], day[mask]]), axis=1)[0],
+                           minlength=n)
+
+    k = periods(sold)
+    m = periods(is_open & (day >= first_sale[codes]))
+    rate = np.where((k > 1) & (m > 1), (k - 1) / np.maximum(m - 1, 1), 0.0)
+    leading = first_sale - first_row
+    with np.errstate(divide="ignore", invalid="ignore"):
+        odds = leading * np.log1p(-np.minimum(rate, 1.0))
+        wait = np.where(rate > 0, np.rint((1 - rate) / rate), 0.0)
+    launched = (k > 1) & (leading > 0) & ((rate >= 1) | (odds < np.log(LAUNCH_EVIDENCE)))
+    return np.where(launched, first_sale - np.minimum(wait, leading), first_row).astype(np.int64)
 
 
 def _available(

@@ -21,6 +21,25 @@ def bucket_of(buckets: int) -> Column:
     return F.pmod(F.xxhash64("sku_id", "location_id"), F.lit(buckets)).cast("int")
 
 
+def history_rows(sales: DataFrame, grain: Grain, promo_days: bool = False) -> DataFrame:
+    """The rows a bucket function reads: sku_id, location_id, day (the period index of
+    grain), quantity, promo and open (sales' own flags, else not promoted and open); with
+    `promo_days`, the rows are promotion days (sku_id, location_id, date): quantity null,
+    promo true."""
+    from pyspark.sql import functions as F
+
+    def flag(name: str, default: bool) -> Column:
+        present = name in sales.columns and not promo_days
+        return F.coalesce(F.col(name), F.lit(default)) if present else F.lit(default)
+
+    quantity = F.lit(None) if promo_days else F.col("quantity")
+    promo = F.lit(True) if promo_days else flag("promo", False)
+    return sales.select("sku_id", "location_id", grain.index_col(F.col("date")).alias("day"),
+                        quantity.cast("double").alias("quantity"),
+                        promo.cast("boolean").alias("promo"),
+                        flag("open", True).cast("boolean").alias("open"))
+
+
 def per_bucket(
     sales: DataFrame,
     series_rows: DataFrame,
@@ -48,20 +67,9 @@ def per_bucket(
     def by_bucket(df: DataFrame) -> DataFrame:
         return df.withColumn("bucket", bucket_of(buckets)).repartition(buckets, "bucket")
 
-    def epoch(df: DataFrame, quantity: Column, promo: Column, is_open: Column) -> DataFrame:
-        day = grain.index_col(F.col("date")).alias("day")
-        return df.select("sku_id", "location_id", day, quantity.cast("double").alias("quantity"),
-                         promo.cast("boolean").alias("promo"),
-                         is_open.cast("boolean").alias("open"))
-
-    def flag(name: str, default: bool) -> Column:
-        present = name in sales.columns
-        return F.coalesce(F.col(name), F.lit(default)) if present else F.lit(default)
-
-    history = epoch(sales.where(F.col("date") <= F.lit(as_of_date)), F.col("quantity"),
-                    flag("promo", False), flag("open", True))
+    history = history_rows(sales.where(F.col("date") <= F.lit(as_of_date)), grain)
     if promo_days is not None:
-        history = history.unionByName(epoch(promo_days, F.lit(None), F.lit(True), F.lit(True)))
+        history = history.unionByName(history_rows(promo_days, grain, promo_days=True))
     return (
         by_bucket(history)
         .groupBy("bucket")
