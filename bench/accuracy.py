@@ -98,7 +98,7 @@ def closures(history: pd.DataFrame, after: int) -> Events | None:
     """The holdout's closed days (`open` false after period `after`) as known closures:
     calendar events of type `closed` at the location, as a store's opening calendar gives
     them; None when there are none."""
-    shut = history[(history["day"] > after) & ~history["open"].fillna(True).astype(bool)]
+    shut = history[(history["day"] > after) & history["open"].eq(False)]
     if shut.empty:
         return None
     days = shut[["location_id", "day"]].drop_duplicates()
@@ -249,7 +249,7 @@ def score(forecasts: pd.DataFrame, data: dict) -> pd.DataFrame:
     scaled = build_panel(history, panel.end, availability=fc.availability) if observed else panel
     rows_at = pd.MultiIndex.from_frame(history[[*KEYS, "day"]])
     closed_at = pd.MultiIndex.from_frame(
-        history.loc[~history["open"].fillna(True).astype(bool), [*KEYS, "day"]])
+        history.loc[history["open"].eq(False), [*KEYS, "day"]])
     rows = []
     flags = data["flags"]
     for (sku, loc), group in forecasts.dropna(subset=["yhat"]).groupby(KEYS):

@@ -61,6 +61,24 @@ def test_demand_classes_and_lifecycle_by_hand(spark, conf):
     assert got.loc["smooth", "lifecycle"] == "active"
 
 
+def test_inactivity_is_end_of_life_only_when_improbable_at_the_series_rate(spark, conf):
+    as_of = dt.date(2026, 6, 30)
+    months = pd.date_range(end=as_of, periods=40, freq="ME").date
+    series = {
+        # one month in five, last sale 4 months (122 days) ago: 0.8^4 = 0.41, still active
+        "part": np.resize([3.0, 0, 0, 0, 0], 40),
+        # every month, then 6 silent months: 0.15^6 at p = 34/40, end of life
+        "dead": np.concatenate([np.full(34, 5.0), np.zeros(6)]),
+    }
+    frame = pd.DataFrame([(sku, "L1", day, q, q) for sku, values in series.items()
+                          for day, q in zip(months, values, strict=True)],
+                         columns=["sku_id", "location_id", "date", "quantity", "sales_value"])
+    monthly = {**conf, "data": {**conf["data"], "frequency": "M"}}
+    got = profile(spark.createDataFrame(frame), None, as_of, ProfileSettings.from_conf(monthly))
+    lifecycle = {r["sku_id"]: r["lifecycle"] for r in got.collect()}
+    assert lifecycle == {"part": "active", "dead": "end_of_life"}
+
+
 def test_declared_end_of_life_wins(spark, conf):
     daily = spark.createDataFrame(_daily({"a": np.full(200, 4.0), "b": np.full(200, 4.0)}))
     params = spark.createDataFrame(

@@ -187,7 +187,8 @@ def closed_by_calendar(history: pd.DataFrame, events: Events | None, grain: Grai
         return history
     closed = events.hits(history["location_id"].to_numpy(dtype=object),
                          history["day"].to_numpy(), "closed")
-    was_open = history["open"].fillna(True) if "open" in history else True
+    was_open = (history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
+                if "open" in history else True)
     return history.assign(open=np.asarray(was_open, dtype=bool) & ~closed)
 
 
@@ -250,7 +251,8 @@ def _exempt_flagged(
     """Sales rows with `promo` true on the days outlier capping leaves alone: promotion days
     (sales' own flag, or a day of the promotions table) and, with the calendar in use,
     calendar event days; their lift is real demand, and the uplift is measured on them."""
-    flagged = history["promo"].fillna(False).astype(bool) if "promo" in history else False
+    flagged = (history["promo"].eq(True).to_numpy(dtype=bool, na_value=False)
+               if "promo" in history else False)
     keys = ["sku_id", "location_id", "day"]
     if len(promo):
         days = pd.MultiIndex.from_frame(promo[keys])

@@ -110,8 +110,8 @@ def build_panel(
         first_any = np.full(n, end, dtype=np.int64)
         np.minimum.at(first_any, codes, day)
         np.minimum.at(start, codes[sold], day[sold])
-        is_open = (history["open"].fillna(True).to_numpy(dtype=bool) if "open" in history.columns
-                   else np.ones(day.size, dtype=bool))
+        is_open = (history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
+                   if "open" in history.columns else np.ones(day.size, dtype=bool))
         start = listed_from(start, first_any, codes, day, sold, is_open, n)
     else:
         np.minimum.at(start, codes, day)
@@ -137,7 +137,7 @@ def build_panel(
     if outliers is not None and outliers.enabled:
         promo = np.zeros(y.size, dtype=bool)
         if "promo" in history.columns:
-            flag = history["promo"].fillna(False).to_numpy(dtype=bool)[keep]
+            flag = history["promo"].eq(True).to_numpy(dtype=bool, na_value=False)[keep]
             promo[indptr[codes[keep]] + day[keep] - start[codes[keep]]] |= flag
         for i in range(n):
             part = slice(indptr[i], indptr[i + 1])
@@ -191,7 +191,7 @@ def _available(
     has_row[position] = True
     available = has_row.copy()
     if "open" in history.columns:
-        closed = ~history["open"].fillna(True).to_numpy(dtype=bool)[keep]
+        closed = ~history["open"].ne(False).to_numpy(dtype=bool, na_value=True)[keep]
         available[position[closed]] = False
     for i in range(len(start)):
         part = slice(indptr[i], indptr[i + 1])

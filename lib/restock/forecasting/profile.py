@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
 from restock.forecasting.availability import series_availability
+from restock.forecasting.panel import LAUNCH_EVIDENCE
 from restock.grain import DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
@@ -83,7 +85,8 @@ def profile(
     price from sales, else × unit_cost from item_params) over the trailing window: the
     series that takes the cumulative share past A's cut-off is still A. Lifecycle is
     `end_of_life` when item_params declares it or the last sale is older than
-    `eol_inactive_days`, `new` when the history is shorter than `new_history_days`.
+    `eol_inactive_days` and that silence is improbable at the series' own sale rate (below),
+    `new` when the history is shorter than `new_history_days`.
     `demand_std_daily` is the population std of period demand (periods without sales count
     as 0) over the trailing `demand_std_days` (or the whole history when shorter), divided
     by √(days per period): the σ_d of the planner's `normal` safety stock. `yearly_strength`
@@ -124,6 +127,7 @@ def _stats(
         .agg(
             F.min("date").alias("first_date"),
             F.max(F.when(sold, F.col("date"))).alias("last_sale_date"),
+            F.count(F.when(sold, 1)).alias("sold_periods"),
             F.count(F.when(sold & in_window, 1)).alias("nonzero_days"),
             F.sum(q).alias("total_quantity"),
             F.avg(F.when(sold & in_window, q)).alias("size_mean"),
@@ -147,6 +151,13 @@ def _stats(
     history = F.greatest(F.lit(1), F.col("available_periods")) * F.lit(grain.period_days)
     window_periods = F.greatest(F.lit(1), F.col("window_available_periods"))
     idle = F.datediff(F.lit(as_of), F.coalesce("last_sale_date", "first_date"))
+    # inactive: idle longer than eol_inactive_days and, for a series that has sold, a silence
+    # this long improbable at its own rate p ((1 - p)^idle periods < LAUNCH_EVIDENCE, the
+    # launch rule's test): a part that sells one month in five is not dead after 4 quiet months
+    rate = F.least(F.lit(1.0), F.col("sold_periods") / F.greatest(F.lit(1), "available_periods"))
+    silence = F.when(rate >= 1, F.lit(True)).otherwise(
+        idle / F.lit(grain.period_days) * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
+    inactive = (idle > s.eol_inactive_days) & ((F.col("sold_periods") == 0) | silence)
     trailing_periods = F.greatest(F.lit(1), F.least(
         F.col("available_periods"), F.lit(grain.whole_periods(s.demand_std_days))))
     trailing_mean = F.col("trailing_sum") / trailing_periods
@@ -181,7 +192,7 @@ def _stats(
         .withColumn(
             "lifecycle",
             F.when(
-                (F.col("declared") == "end_of_life") | (idle > s.eol_inactive_days),
+                (F.col("declared") == "end_of_life") | inactive,
                 "end_of_life",
             )
             .when(F.col("history_days") < s.new_history_days, "new")

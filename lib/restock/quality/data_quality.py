@@ -8,7 +8,7 @@ validation's counts:
   in a reporting gap (those are zero demand); the message names the worst series.
 - `reporting_gap_share`: share of series with a reporting gap (`data.gap_min_days`).
 - `unavailable_share`: closed and reporting-gap periods / periods from the first sale;
-  the message gives the counts by cause (closed, gap, before the first sale).
+  the message gives the counts by cause (closed, gap, before the launch).
 - `duplicate_rate`: exact duplicate rows / rows read.
 - `negative_share`: rows with a negative quantity (returns) / rows read.
 - `freshness_days`: days from the newest sale to the reference date (today, or the
@@ -193,7 +193,7 @@ def availability_checks(per_series: DataFrame, grain: Grain, series: int) -> lis
          f"counted as zeros); {worst(F.col('gap_periods'))}"),
         ("unavailable_share", (closed + gap) / max(periods, 1),
          f"unavailable {unit}: {closed} closed, {gap} in reporting gaps, {prelaunch} before "
-         f"the first sale; {worst(F.col('closed_periods') + F.col('gap_periods'))}"),
+         f"launch; {worst(F.col('closed_periods') + F.col('gap_periods'))}"),
     ]
 
 
