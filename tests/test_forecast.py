@@ -124,3 +124,23 @@ def test_spark_path_equals_pandas_path(spark, settings):
         expected.astype({"date": "datetime64[s]"}),
         check_dtype=False,
     )
+
+
+def test_mstl_at_weekly_grain_fits_the_year_alone_from_two_years():
+    from restock.grain import Grain
+
+    grain = Grain.parse("W-FRI")
+    conf = load_conf("local", environ={})
+    conf["data"] = {**conf["data"], "frequency": grain.name}
+    settings = dataclasses.replace(ForecastSettings.from_conf(conf), horizon_days=4)
+    assert settings.season_length == 52
+    weeks = np.arange(120)  # 2.3 years: enough at W (104 weeks), far from 730 periods
+    y = 100 + 40 * np.sin(2 * np.pi * weeks / 52)
+    end = grain.index_of(dt.date(2026, 6, 26))
+    rows = pd.DataFrame({"sku_id": "A", "location_id": "L1", "day": end - 119 + weeks,
+                         "quantity": y})
+    out = forecast_bucket(rows, routes({("A", "L1"): "MSTL"}), settings=settings,
+                          as_of_date=grain.end_of(end))
+    assert (out["fitted_model"] == "MSTL").all() and (out["status"] == "ok").all()
+    expected = 100 + 40 * np.sin(2 * np.pi * np.arange(120, 124) / 52)
+    np.testing.assert_allclose(out.sort_values("step")["yhat"], expected, rtol=0.05)

@@ -72,13 +72,14 @@ class CalendarSettings:
     def yearly_eligible(self) -> Column:
         """Spark condition on `series_profile` rows: the yearly component is material.
 
-        Yearly strength at least `min_yearly_strength`, history at least
+        Yearly strength at least `min_yearly_strength` (at W and M, where the season already
+        is the year and the profile measures no strength, any), history at least
         `min_yearly_history_days`, demand class in `yearly_classes`, not end of life.
         """
         from pyspark.sql import functions as F
 
         return (
-            (F.col("yearly_strength") >= F.lit(self.min_yearly_strength))
+            F.coalesce(F.col("yearly_strength") >= F.lit(self.min_yearly_strength), F.lit(True))
             & (F.col("history_days") >= F.lit(self.min_yearly_history_days))
             & F.col("demand_class").isin(*self.yearly_classes)
             & (F.col("lifecycle") != "end_of_life")

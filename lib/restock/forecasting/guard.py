@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.exog import multiplier, uplift_factors
-from restock.forecasting.models import ModelSpec, spec_of
+from restock.forecasting.models import ModelSpec, min_periods, spec_of
 
 
 class Guarded:
@@ -108,8 +108,9 @@ class Guarded:
         X: np.ndarray | None = None, X_future: np.ndarray | None = None,
     ) -> tuple[dict[str, np.ndarray], str]:
         """Fit one model; add intervals; refuse short histories and non-finite output."""
-        if y.size < spec.min_days:
-            raise ValueError(f"needs at least {spec.min_days} days of history, got {y.size}")
+        least = min_periods(spec, self.season_length)
+        if y.size < least:
+            raise ValueError(f"needs at least {least} periods of history, got {y.size}")
         model = spec.build(self.season_length)
         if X is not None:
             result = model.forecast(y=y, h=h, X=X, X_future=X_future,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,20 +18,37 @@ from restock.forecasting.yearly import YEAR_DAYS, YearlyETS
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
-    whether it fits exogenous regressors itself, the fewest days it accepts, and whether it
-    uses the calendar at all (False: no regressors, no uplift; a weekly-only reference)."""
+    whether it fits exogenous regressors itself, the fewest years of history it accepts,
+    and whether it uses the calendar at all (False: no regressors, no uplift; a weekly-only
+    reference)."""
 
     build: Callable[[int], Any]
     cost_rank: int
     native_intervals: bool
     exogenous: bool = False
-    min_days: int = 0
+    min_years: float = 0.0  # the fewest years of history it accepts
     calendar: bool = True
 
 
+YEARLY_SEASONS = (52, 12)  # the season at W and M (`grain.season_length`): already the year
+
+
+def year_periods(season_length: int) -> int:
+    """The yearly cycle in periods for a model's season: at D the season is the week and the
+    year 365 days; at W and M the season already is the year (52, 12)."""
+    return season_length if season_length in YEARLY_SEASONS else YEAR_DAYS
+
+
+def min_periods(spec: ModelSpec, season_length: int) -> int:
+    """The fewest periods of history a model accepts at this season."""
+    return math.ceil(spec.min_years * year_periods(season_length))
+
+
 def _mstl(season_length: int, trend: Any) -> Any:
-    """MSTL with the weekly (season_length) and the yearly cycle; `trend` fits the rest."""
-    return sf.MSTL(season_length=[season_length, YEAR_DAYS], trend_forecaster=trend)
+    """MSTL with the weekly (season_length) and the yearly cycle at D, the yearly one alone
+    at W and M; `trend` fits the rest."""
+    seasons = sorted({season_length, year_periods(season_length)})
+    return sf.MSTL(season_length=seasons, trend_forecaster=trend)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -55,14 +73,14 @@ MODELS: dict[str, ModelSpec] = {
     "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
     "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
     # weekly season and a smooth yearly factor (calendar.yearly_model's default)
-    "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_days=2 * YEAR_DAYS),
+    "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_years=2),
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
     # the exogenous regressors (promotions, events)
     # (two whole years: STL estimates a yearly component from less without complaint)
     "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
-                      min_days=2 * YEAR_DAYS),
+                      min_years=2),
     "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
-                            min_days=2 * YEAR_DAYS),
+                            min_years=2),
 }
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _COMBINATION = re.compile(r"^Mean\((?P<parts>[A-Za-z_]+(\+[A-Za-z_]+)+)\)$")
@@ -108,7 +126,7 @@ def spec_of(name: str) -> ModelSpec:
         lambda s: Combination(parts, s),
         cost_rank=10 + sum(sp.cost_rank for sp in specs),
         native_intervals=all(sp.native_intervals for sp in specs),
-        min_days=max(sp.min_days for sp in specs),
+        min_years=max(sp.min_years for sp in specs),
         calendar=all(sp.calendar for sp in specs),
     )
 

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from statsforecast import models as sf
 
+from restock.forecasting.models import min_periods
+
 FROZEN = ("AutoETS", "AutoETSWeekly", "AutoARIMA")
 
 
@@ -25,7 +27,8 @@ def freeze(guard: Any, y: np.ndarray) -> str | None:
     (e.g. `ETS(ANAN)`, `ARIMA(0,0,0)(0,1,1)[7]`), or None when left alone (another
     model, too short a history, or a failed search: the guard then falls back as usual)."""
     name, spec = guard.chain[0]
-    if name not in FROZEN or y.size < max(spec.min_days, 2 * guard.season_length):
+    least = max(min_periods(spec, guard.season_length), 2 * guard.season_length)
+    if name not in FROZEN or y.size < least:
         return None
     searched = spec.build(guard.season_length)
     try:
