@@ -108,6 +108,16 @@ def series_availability(
     return _with_gaps(stats, grain, end, starts, settings)
 
 
+def improbable_silence(periods: Column, rate: Column) -> Column:
+    """Spark: `periods` periods without a sale are improbable at the sale rate p (a share of
+    periods): p >= 1, or (1 - p)^periods < `panel.LAUNCH_EVIDENCE`. The test behind a launch
+    (`listed_from`) and behind end of life by inactivity (`profile`)."""
+    from pyspark.sql import functions as F
+
+    return F.when(rate >= 1, F.lit(True)).otherwise(
+        periods * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
+
+
 def listed_from() -> Column:
     """Spark form of `panel.listed_from` over the columns first_idx (first row), sale (first
     sale, null for none), sold_periods (distinct periods with a sale) and open_periods
@@ -117,9 +127,7 @@ def listed_from() -> Column:
     k, m = F.col("sold_periods"), F.col("open_periods")
     rate = F.when((k > 1) & (m > 1), (k - 1) / (m - 1)).otherwise(0.0)
     leading = F.col("sale") - F.col("first_idx")
-    unlikely = F.when(rate >= 1, F.lit(True)).otherwise(
-        leading * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
-    launched = (k > 1) & (leading > 0) & unlikely
+    launched = (k > 1) & (leading > 0) & improbable_silence(leading, rate)
     wait = F.when(rate > 0, F.rint((1 - rate) / rate)).otherwise(0.0)
     return F.when(launched, F.col("sale") - F.least(wait, leading)).otherwise(
         F.col("first_idx")).cast("long")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
-from restock.forecasting.availability import series_availability
-from restock.forecasting.panel import LAUNCH_EVIDENCE
+from restock.forecasting.availability import improbable_silence, series_availability
 from restock.grain import DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
@@ -152,11 +150,10 @@ def _stats(
     window_periods = F.greatest(F.lit(1), F.col("window_available_periods"))
     idle = F.datediff(F.lit(as_of), F.coalesce("last_sale_date", "first_date"))
     # inactive: idle longer than eol_inactive_days and, for a series that has sold, a silence
-    # this long improbable at its own rate p ((1 - p)^idle periods < LAUNCH_EVIDENCE, the
-    # launch rule's test): a part that sells one month in five is not dead after 4 quiet months
+    # this long improbable at its own rate p (`improbable_silence`, the launch rule's test):
+    # a part that sells one month in five is not dead after 4 quiet months
     rate = F.least(F.lit(1.0), F.col("sold_periods") / F.greatest(F.lit(1), "available_periods"))
-    silence = F.when(rate >= 1, F.lit(True)).otherwise(
-        idle / F.lit(grain.period_days) * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
+    silence = improbable_silence(idle / F.lit(grain.period_days), rate)
     inactive = (idle > s.eol_inactive_days) & ((F.col("sold_periods") == 0) | silence)
     trailing_periods = F.greatest(F.lit(1), F.least(
         F.col("available_periods"), F.lit(grain.whole_periods(s.demand_std_days))))
