@@ -13,6 +13,7 @@ from statsforecast import models as sf
 
 from restock.errors import ConfigError
 from restock.forecasting.yearly import YEAR_DAYS, YearlyETS
+from restock.grain import Grain
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class ModelSpec:
     calendar: bool = True
 
 
-YEARLY_SEASONS = (52, 12)  # the season at W and M (`grain.season_length`): already the year
+# the season at W and M (`Grain.season_length`), which already is the year
+YEARLY_SEASONS = tuple(Grain.parse(kind).periods_per_year for kind in ("W", "M"))
 
 
 def year_periods(season_length: int) -> int:
