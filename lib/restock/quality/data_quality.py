@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -210,7 +209,11 @@ def outlier_counts(
     columns = ["sku_id", "location_id", grain.index_col(F.col("date")).alias("day"), "quantity"]
     if "promo" in history.columns:
         columns.append("promo")
-    fn = partial(_bucket_outliers, rule=rule, end=grain.index_of(as_of_date))
+    end = grain.index_of(as_of_date)
+
+    def fn(history: pd.DataFrame) -> pd.DataFrame:  # a plain function: pyspark reads its
+        return _bucket_outliers(history, rule=rule, end=end)  # hints (a partial warns)
+
     counts = (
         history.select(*columns).withColumn("bucket", bucket_of(buckets))
         .groupBy("bucket").applyInPandas(fn, "capped long, nonzero long")
