@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.exog import split_promo
+from restock.forecasting.models import moving_window
 from restock.forecasting.panel import build_panel
 from restock.grain import Grain
 from restock.io.tables import SERIES_KEYS
@@ -31,7 +32,7 @@ def models_at(grain: Grain) -> tuple[dict, int, int]:
     cycles = [7, 365] if grain.kind == "D" else [grain.periods_per_year]
     return {
         "sf_SeasonalNaive": sf.SeasonalNaive(season),
-        "sf_WindowAverage": sf.WindowAverage(grain.whole_periods(28, least=3)),
+        "sf_WindowAverage": sf.WindowAverage(moving_window(season)),
         "sf_AutoETS": sf.AutoETS(season_length=season), "sf_TSB": sf.TSB(0.1, 0.1),
         "sf_ADIDA": sf.ADIDA(),
         "sf_MSTL": sf.MSTL(cycles, trend_forecaster=sf.AutoETS(model="ZZN")),

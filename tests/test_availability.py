@@ -135,6 +135,8 @@ def test_profile_counts_only_available_periods(spark):
     # the history starts round((1 - p) / p) = 1 day before the first sale
     available = 81 - 6 - 10  # start .. as-of, less closed and gap days
     assert row["history_days"] == available
+    # the yearly gate's span: closed days are calendar time a yearly model sees, a gap is not
+    assert row["span_days"] == 81 - 10
     sold = int((quantity[20:] > 0).sum() - (quantity[70:80] > 0).sum())
     assert row["zero_share"] == pytest.approx(1 - sold / available)
 

@@ -178,6 +178,15 @@ def test_the_registry_forecasts_a_combination_as_the_mean_of_its_parts():
         check_models(["Mean(Nope+TSB)"], "backtest.candidates.smooth")
 
 
+def test_the_moving_average_spans_recent_periods_at_every_grain():
+    # 28 days at D; at W and M (season = the year) 28 days in periods, at least 3 months,
+    # not 4 seasons (48 months at M)
+    y = np.arange(1.0, 61.0)
+    for season, window in ((7, 28), (52, 4), (12, 3)):
+        got = spec_of("WindowAverage").build(season).forecast(y=y, h=2)["mean"]
+        assert got == pytest.approx(np.full(2, y[-window:].mean())), season
+
+
 def _class_case(settings):
     """40 flat series where HistoricAverage wins pooled; one trending series (a level that
     doubles every window) where Naive wins every window by far."""

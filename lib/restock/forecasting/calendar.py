@@ -73,14 +73,16 @@ class CalendarSettings:
         """Spark condition on `series_profile` rows: the yearly component is material.
 
         Yearly strength at least `min_yearly_strength` (at W and M, where the season already
-        is the year and the profile measures no strength, any), history at least
+        is the year and the profile measures no strength, any), a span of history
+        (`series_profile.span_days`: closed days counted, reporting gaps not) at least
         `min_yearly_history_days`, demand class in `yearly_classes`, not end of life.
         """
         from pyspark.sql import functions as F
 
         return (
             F.coalesce(F.col("yearly_strength") >= F.lit(self.min_yearly_strength), F.lit(True))
-            & (F.col("history_days") >= F.lit(self.min_yearly_history_days))
+            & (F.coalesce("span_days", "history_days")  # profiles written before span_days
+               >= F.lit(self.min_yearly_history_days))
             & F.col("demand_class").isin(*self.yearly_classes)
             & (F.col("lifecycle") != "end_of_life")
         )

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 KEYS = SERIES_KEYS
 PROFILE_COLUMNS = [
-    "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "nonzero_days",
+    "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "span_days",
+    "nonzero_days",
     "zero_share", "adi", "cv2", "mean_daily_demand", "demand_std_daily", "total_quantity",
     "sales_value", "value_share_cum", "demand_class", "abc_class", "lifecycle",
     "yearly_strength",
@@ -75,7 +76,10 @@ def profile(
     Works on periods of the run's grain (`restock.grain`) and only on available ones: closed
     periods, reporting gaps and the periods before the first sale are neither zeros nor
     history (`availability.series_availability`). `history_days` is the available periods ×
-    the period's length in days. Demand class uses the trailing `data.profile_window_days`
+    the period's length in days; `span_days` is the calendar time from the start of demand
+    history to the as-of period, closed periods counted, reporting gaps not: what a yearly
+    model sees (a store closed on Sundays spans two years in two years, not in 28 months).
+    Demand class uses the trailing `data.profile_window_days`
     (0 = all): ADI is available periods / periods with demand there; CV² is (std / mean)² of
     the non-zero period quantities (population std). Classes follow Syntetos–Boylan: smooth
     (ADI < 1.32, CV² < 0.49), erratic (ADI < 1.32), intermittent (CV² < 0.49), lumpy; a
@@ -138,7 +142,8 @@ def _stats(
         )
     )
     periods = series_availability(daily, as_of, grain, data, window_days)
-    agg = agg.join(periods.select(*KEYS, "available_periods", "window_available_periods"),
+    agg = agg.join(periods.select(*KEYS, "available_periods", "window_available_periods",
+                                  (F.col("periods") - F.col("gap_periods")).alias("span")),
                    KEYS, "left")
     if item_params is not None:
         params = item_params.select(*KEYS, "unit_cost", F.col("lifecycle").alias("declared"))
@@ -161,6 +166,8 @@ def _stats(
     adi, cv2 = F.col("adi"), F.col("cv2")
     return (
         agg.withColumn("history_days", F.round(history).cast("int"))
+        .withColumn("span_days", F.round(F.greatest(F.lit(1), F.col("span"))
+                                         * F.lit(grain.period_days)).cast("int"))
         .withColumn("zero_share", 1 - F.col("nonzero_days") / window_periods)
         .withColumn(
             "adi", F.when(F.col("nonzero_days") > 0, window_periods / F.col("nonzero_days"))
