@@ -47,9 +47,13 @@ CALENDAR_INPUTS = ("calendar", "promotions")  # read with sales when conf calend
 def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Inputs:
     """Validate input tables, quarantine their rejected rows, return the accepted rows.
 
-    Sales become daily totals; run.as_of_date becomes the newest sales date when the
+    The rejected rows of every input go to `quarantine` in one write (one commit, not one
+    per input); then an input with too many rejected rows fails the job, its rows there to
+    see. Sales become daily totals; run.as_of_date becomes the newest sales date when the
     caller gave none. A missing required table is an error; a missing optional one is None.
     """
+    from functools import reduce
+
     settings = run.settings.quality
     if "sales" in required and run.settings.calendar.features:
         optional = (*optional, *CALENDAR_INPUTS)
@@ -57,8 +61,23 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
     frames = {n: tables.read(run.spark, run.conf, n) for n in (*required, *present)}
     inputs = Inputs()
     with run.recorded("ingest") as record:
-        reports = {name: _validate(run, name, df, settings, inputs, record)
-                   for name, df in frames.items()}
+        tagged: dict[str, DataFrame] = {}
+        try:
+            for name, df in frames.items():
+                tagged[name] = (quality.tag_sales(df, settings) if name == "sales"
+                                else _TAGGERS[name](df)).persist()
+            reports = {name: quality.report(t) for name, t in tagged.items()}
+            rejected = reduce(lambda a, b: a.unionByName(b),
+                              [quality.quarantined(t, name) for name, t in tagged.items()])
+            tables.write_run(rejected, run.conf, "quarantine", run.run_id,
+                             ("source_table", tuple(tagged)))
+            for name, report in reports.items():
+                report.check(settings, name)
+            for name, t in tagged.items():
+                _keep_accepted(run, name, t, inputs, record)
+        finally:
+            for t in tagged.values():
+                t.unpersist()
         inputs.reports = reports
         record.rows_in = sum(r.rows_in for r in reports.values())
         record.rows_out = sum(r.rows_accepted for r in reports.values())
@@ -71,31 +90,16 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
     return inputs
 
 
-def _validate(
-    run: Run,
-    name: str,
-    df: DataFrame,
-    settings: quality.QualitySettings,
-    inputs: Inputs,
-    record: runs.RunRecord,
-) -> quality.QualityReport:
-    """Tag one input table, write its quarantine rows, keep its accepted rows in `inputs`."""
-    tagged = (quality.tag_sales(df, settings) if name == "sales" else _TAGGERS[name](df))
-    tagged = tagged.persist()
-    try:
-        report = quality.report(tagged)
-        report.check(settings, name)
-        rejected = quality.quarantined(tagged, name)
-        tables.write_run(rejected, run.conf, "quarantine", run.run_id, ("source_table", name))
-        if name == "sales":
-            inputs.daily = _daily(run, tagged, record)
-        else:
-            accepted = quality.accepted(tagged).persist()
-            accepted.count()
-            setattr(inputs, name, accepted)
-    finally:
-        tagged.unpersist()
-    return report
+def _keep_accepted(
+    run: Run, name: str, tagged: DataFrame, inputs: Inputs, record: runs.RunRecord
+) -> None:
+    """Keep one input's accepted rows (persisted) in `inputs`: sales as daily totals."""
+    if name == "sales":
+        inputs.daily = _daily(run, tagged, record)
+    else:
+        accepted = quality.accepted(tagged).persist()
+        accepted.count()
+        setattr(inputs, name, accepted)
 
 
 def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:

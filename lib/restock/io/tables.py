@@ -182,12 +182,12 @@ def write_run(
     conf: Mapping[str, Any],
     name: str,
     run_id: str,
-    part: tuple[str, str] | None = None,
+    part: tuple[str, str | tuple[str, ...]] | None = None,
 ) -> None:
     """Write one run's rows: replaces that run's earlier rows, tags the commit with the run id.
 
-    With `part` (column, value), only the run's rows holding that value are replaced: one
-    job's row of `runs`, one source table's rows of `quarantine`.
+    With `part` (column, value or values), only the run's rows holding that value are
+    replaced: one job's row of `runs`, some source tables' rows of `quarantine`.
     """
     from pyspark.sql import functions as F
 
@@ -196,10 +196,12 @@ def write_run(
     check_run_id(run_id)
     where = f"run_id = '{run_id}'"
     if part:
-        column, value = part
-        if not _RUN_ID.fullmatch(value):
-            raise ConfigError(f"bad value '{value}' for {column}")
-        where += f" AND {column} = '{value}'"
+        column, wanted = part
+        values = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+        for value in values:
+            if not _RUN_ID.fullmatch(value):
+                raise ConfigError(f"bad value '{value}' for {column}")
+        where += f" AND {column} IN ({', '.join(repr(v) for v in values)})"
     writer = (
         df.withColumn("run_id", F.lit(run_id))
         .write.format("delta")
