@@ -30,14 +30,16 @@ def restock(warehouse: str, *args: str) -> int:
 
 @pytest.fixture(scope="module")
 def warehouse(spark, tmp_path_factory) -> str:
-    """Generated data and one full run `t1` (with backtest), shared by this module's tests."""
+    """Generated data, a simulation `s1` that fits at its cut-off, and one full run `t1`
+    (with backtest), shared by this module's tests."""
     path = str(tmp_path_factory.mktemp("pipeline"))
     assert restock(path, "generate", "--series", "16", "--days", "160", "--bad-rows", "0.01") == 0
-    assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
-    # s1 replays t1's own forecasts (without --forecast-run-id, simulate fits at the cut-off)
-    assert restock(path, "simulate", "--run-id", "s1", "--forecast-run-id", "t1",
+    # s1 fits at the cut-off in a run of its own (no --forecast-run-id; the report's tests
+    # replay a given run's forecasts); before t1, so that t1 is the latest run
+    assert restock(path, "simulate", "--run-id", "s1",
                    "--set", "simulation.holdout_days=56",
                    "--set", "simulation.min_train_days=42") == 0
+    assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
     return path
 
 
@@ -63,6 +65,8 @@ def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     quarantine = _run_rows(spark, conf, "quarantine", "t1")
     assert len(quarantine) == ingest["rows_quarantined"]
     assert set(quarantine["source_table"]) == {"sales"}
+    commits = tables.history(spark, conf, "quarantine").toPandas()
+    assert (commits["userMetadata"] == "t1").sum() == 1  # every input's rejected rows at once
 
     forecasts = _run_rows(spark, conf, "forecasts", "t1")
     wanted = {"sku_id", "location_id", "model", "date", "yhat", "lo_80", "hi_80", "lo_95",
@@ -89,7 +93,8 @@ def test_simulate_replays_every_forecast_series_against_the_baselines(spark, bas
                                                                      warehouse):
     conf = _conf(base_conf, warehouse)
     sim = _run_rows(spark, conf, "simulation", "s1")
-    forecast_series = _run_rows(spark, conf, "forecasts", "t1")[["sku_id", "location_id"]]
+    (fit_run,) = set(sim["forecast_run_id"])
+    forecast_series = _run_rows(spark, conf, "forecasts", fit_run)[["sku_id", "location_id"]]
     keys = ["sku_id", "location_id"]
     # every series of the forecast run is accounted for: simulated, or a row with its status
     assert set(map(tuple, sim[keys].drop_duplicates().values)) == set(
@@ -124,12 +129,9 @@ def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base
     # no --forecast-run-id: profile, backtest and forecast first run at as-of − holdout, so
     # no step that chose or fitted the models saw the replayed days
     conf = _conf(base_conf, warehouse)
-    assert restock(warehouse, "simulate", "--run-id", "s-fit",
-                   "--set", "simulation.holdout_days=56",
-                   "--set", "simulation.min_train_days=42") == 0
-    sim = _run_rows(spark, conf, "simulation", "s-fit")
+    sim = _run_rows(spark, conf, "simulation", "s1")
     (fit_run,) = set(sim["forecast_run_id"])
-    assert fit_run not in {"t1", "s-fit"}
+    assert fit_run not in {"t1", "s1"}
     newest = tables.read(spark, conf, "sales").agg({"date": "max"}).first()[0]
     fitted = _run_rows(spark, conf, "forecasts", fit_run)
     assert set(fitted["as_of_date"]) == {newest - dt.timedelta(days=56)}
