@@ -54,8 +54,8 @@ MIN_AVERAGE_PERIODS = 3
 
 def moving_window(season_length: int) -> int:
     """WindowAverage's window: MOVING_AVERAGE_DAYS in whole periods of the grain the season
-    belongs to (`year_periods`: 52 is W, 12 is M, any other D), at least MIN_AVERAGE_PERIODS:
-    28 days, 4 weeks, 3 months."""
+    belongs to (the year at W and M, 52 and 12, as in `year_periods`; any other season is
+    D's), at least MIN_AVERAGE_PERIODS: 28 days, 4 weeks, 3 months."""
     grain = Grain(next((k for k in "WM" if Grain(k).periods_per_year == season_length), "D"))
     return grain.whole_periods(MOVING_AVERAGE_DAYS, least=MIN_AVERAGE_PERIODS)
 

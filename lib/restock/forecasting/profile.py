@@ -20,10 +20,9 @@ if TYPE_CHECKING:
 KEYS = SERIES_KEYS
 PROFILE_COLUMNS = [
     "sku_id", "location_id", "first_date", "last_sale_date", "history_days", "span_days",
-    "nonzero_days",
-    "zero_share", "adi", "cv2", "mean_daily_demand", "demand_std_daily", "total_quantity",
-    "sales_value", "value_share_cum", "demand_class", "abc_class", "lifecycle",
-    "yearly_strength",
+    "nonzero_days", "zero_share", "adi", "cv2", "mean_daily_demand", "demand_std_daily",
+    "total_quantity", "sales_value", "value_share_cum", "demand_class", "abc_class",
+    "lifecycle", "yearly_strength",
 ]
 
 
