@@ -31,8 +31,9 @@ class ModelSpec:
     calendar: bool = True
 
 
-# the season at W and M (`Grain.season_length`), which already is the year
-YEARLY_SEASONS = tuple(Grain.parse(kind).periods_per_year for kind in ("W", "M"))
+# the season at W and M (`Grain.season_length`), which already is the year, and its grain
+_GRAIN_OF_SEASON = {Grain.parse(kind).periods_per_year: Grain.parse(kind) for kind in ("W", "M")}
+YEARLY_SEASONS = tuple(_GRAIN_OF_SEASON)
 
 
 def year_periods(season_length: int) -> int:
@@ -56,7 +57,7 @@ def moving_window(season_length: int) -> int:
     """WindowAverage's window: MOVING_AVERAGE_DAYS in whole periods of the grain the season
     belongs to (the year at W and M, 52 and 12, as in `year_periods`; any other season is
     D's), at least MIN_AVERAGE_PERIODS: 28 days, 4 weeks, 3 months."""
-    grain = Grain(next((k for k in "WM" if Grain(k).periods_per_year == season_length), "D"))
+    grain = _GRAIN_OF_SEASON.get(season_length, Grain("D"))
     return grain.whole_periods(MOVING_AVERAGE_DAYS, least=MIN_AVERAGE_PERIODS)
 
 
