@@ -111,6 +111,37 @@ def test_forecasts_on_known_future_closures_are_zero():
     np.testing.assert_allclose(out.loc[~on_closed, "yhat"], 8.0)
 
 
+def test_a_weekday_closed_in_each_of_the_last_weeks_is_forecast_zero_ahead():
+    # data.weekly_closure_weeks 8: A was closed on each of its last 8 weekday-k days (a
+    # store shut on Sundays); B on 7 of them (the eighth was open): B's weekday k stays open
+    settings = dataclasses.replace(ForecastSettings.from_conf(load_conf("local", environ={})),
+                                   horizon_days=14)
+    assert settings.availability.weekly_closure_weeks == 8
+    as_of = dt.date(2026, 6, 30)
+    end = (as_of - EPOCH).days
+    days = np.arange(end - 69, end + 1)
+    shut = days % 7 == (end + 2) % 7
+    a = _rows(np.where(shut, 0.0, 8.0), end, open=~shut)
+    b_open = ~shut
+    b_open[np.flatnonzero(shut)[-3]] = True  # one of the last 8 weekday-k days was open
+    b = _rows(np.where(b_open, 8.0, 0.0), end, open=b_open).assign(sku_id="B")
+    out = forecast_bucket(pd.concat([a, b], ignore_index=True),
+                          routes({("A", "L1"): "SeasonalNaive", ("B", "L1"): "SeasonalNaive"}),
+                          settings=settings, as_of_date=as_of)
+    ahead = out.assign(day=(pd.to_datetime(out["date"]) - pd.Timestamp(EPOCH)).dt.days)
+    on_k = ahead["day"] % 7 == (end + 2) % 7
+    a_rows, b_rows = ahead["sku_id"] == "A", ahead["sku_id"] == "B"
+    assert (on_k & a_rows).sum() == 2
+    assert (ahead.loc[on_k & a_rows, ["yhat", "lo_80", "hi_95"]] == 0).all(axis=None)
+    np.testing.assert_allclose(ahead.loc[~on_k & a_rows, "yhat"], 8.0)
+    np.testing.assert_allclose(ahead.loc[b_rows, "yhat"], 8.0)
+    off = dataclasses.replace(settings, availability=dataclasses.replace(
+        settings.availability, weekly_closure_weeks=0))
+    plain = forecast_bucket(a, routes({("A", "L1"): "SeasonalNaive"}), settings=off,
+                            as_of_date=as_of)
+    np.testing.assert_allclose(plain["yhat"], 8.0)  # off: the closed weekday is forecast
+
+
 def _sales(spark, frame: pd.DataFrame):
     return spark.createDataFrame(frame).selectExpr(
         "sku_id", "location_id", "cast(date as date) date", "quantity",

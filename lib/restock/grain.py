@@ -143,6 +143,7 @@ class DataSettings:
     gap_min_days: int
     gap_min_coverage: float
     profile_window_days: int
+    weekly_closure_weeks: int = 0
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> DataSettings:
@@ -154,6 +155,7 @@ class DataSettings:
             gap_min_days=int(d["gap_min_days"]),
             gap_min_coverage=float(d["gap_min_coverage"]),
             profile_window_days=int(d["profile_window_days"] or 0),
+            weekly_closure_weeks=int(d["weekly_closure_weeks"] or 0),
         )
         if settings.frequency != "auto":
             Grain.parse(settings.frequency)
@@ -161,6 +163,8 @@ class DataSettings:
             Grain.parse(settings.aggregate_to)
         if not 0 <= settings.gap_min_coverage <= 1:
             raise ConfigError("data.gap_min_coverage must be in [0, 1]")
+        if settings.weekly_closure_weeks < 0:
+            raise ConfigError("data.weekly_closure_weeks must be 0 (off) or more")
         return settings
 
     def grain(self) -> Grain:

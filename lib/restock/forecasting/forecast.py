@@ -110,7 +110,8 @@ def models_of(value: Any) -> str | tuple[str, ...]:
 
 def availability_of(data: DataSettings, grain: Grain, season: int) -> Availability:
     """The panel's availability rule from conf `data` at this grain."""
-    return Availability(data.gap_periods(grain), data.gap_min_coverage, season)
+    return Availability(data.gap_periods(grain), data.gap_min_coverage, season,
+                        data.weekly_closure_weeks)
 
 
 def output_schema(levels: tuple[int, ...]) -> str:
@@ -165,7 +166,8 @@ def forecast_bucket(
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
-    return closed_to_zero(out, closures, settings) if closures is not None else out
+    weekly = weekly_closures(history, settings.grain.index_of(as_of_date), settings)
+    return closed_to_zero(out, closures, weekly, settings)
 
 
 def regressor_events(events: Events | None) -> Events | None:
@@ -192,17 +194,41 @@ def closed_by_calendar(history: pd.DataFrame, events: Events | None, grain: Grai
     return history.assign(open=np.asarray(was_open, dtype=bool) & ~closed)
 
 
-def closed_to_zero(out: pd.DataFrame, events: Events, settings: ForecastSettings) -> pd.DataFrame:
-    """Forecast 0 (intervals too) on known future closures: calendar events of type `closed`
-    at the series' location (daily grain: a closed day of a week or month is not a closed
-    period)."""
-    if settings.grain.kind != "D" or "closed" not in events.types or out.empty:
+def weekly_closures(history: pd.DataFrame, end: int, settings: ForecastSettings) -> pd.DataFrame:
+    """Recurring closures (daily grain): sku_id, location_id and weekday (epoch day mod 7) of
+    the weekdays on which a series was closed (`open` false) on each of its last
+    `availability.weekly_closure_weeks` weeks up to day `end` (a store shut on Sundays)."""
+    keys = ["sku_id", "location_id"]
+    weeks = settings.availability.weekly_closure_weeks if settings.availability else 0
+    if settings.grain.kind != "D" or weeks < 1 or "open" not in history or history.empty:
+        return pd.DataFrame(columns=[*keys, "weekday"])
+    recent = history[(history["day"] > end - 7 * weeks) & (history["day"] <= end)]
+    closed = recent[~recent["open"].ne(False).to_numpy(dtype=bool, na_value=True)]
+    days = closed.drop_duplicates([*keys, "day"]).assign(weekday=closed["day"] % 7)
+    counts = days.groupby([*keys, "weekday"], sort=False).size()
+    return counts[counts == weeks].reset_index()[[*keys, "weekday"]]
+
+
+def closed_to_zero(out: pd.DataFrame, events: Events | None, weekly: pd.DataFrame,
+                   settings: ForecastSettings) -> pd.DataFrame:
+    """Forecast 0 (intervals too) on known future closures (daily grain: a closed day of a
+    week or month is not a closed period): calendar events of type `closed` at the series'
+    location, and the series' recurring weekly closures (`weekly_closures`)."""
+    if settings.grain.kind != "D" or out.empty:
         return out
     day = (out["date"].to_numpy(dtype="datetime64[D]") - np.datetime64(EPOCH, "D")).astype(int)
-    closed = events.hits(out["location_id"].to_numpy(dtype=object), day, "closed")
+    closed = np.zeros(len(out), dtype=bool)
+    if events is not None and "closed" in events.types:
+        closed |= events.hits(out["location_id"].to_numpy(dtype=object), day, "closed")
+    if not weekly.empty:
+        keys = ["sku_id", "location_id", "weekday"]
+        found = out[keys[:2]].assign(weekday=day % 7).merge(
+            weekly.assign(hit=True), on=keys, how="left")["hit"]
+        closed |= found.eq(True).to_numpy()
     closed &= out["status"].to_numpy() != "failed"
-    numbers = ["yhat", *[f"{b}_{lv}" for lv in settings.levels for b in ("lo", "hi")]]
-    out.loc[closed, numbers] = 0.0
+    if closed.any():
+        numbers = ["yhat", *[f"{b}_{lv}" for lv in settings.levels for b in ("lo", "hi")]]
+        out.loc[closed, numbers] = 0.0
     return out
 
 

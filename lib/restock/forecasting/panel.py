@@ -37,6 +37,9 @@ demand (a launch; `listed_from`); periods before are pre-launch. Unavailable per
     gap_periods: int = 4
     gap_min_coverage: float = 0.7
     season_length: int = 7
+    # daily grain: a weekday closed in each of this many last weeks is closed ahead
+    # (`forecast.weekly_closures`); 0 = off
+    weekly_closure_weeks: int = 0
 
 
 @dataclass
