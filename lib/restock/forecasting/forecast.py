@@ -166,8 +166,7 @@ def forecast_bucket(
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)[columns]
-    weekly = weekly_closures(history, settings.grain.index_of(as_of_date), settings)
-    return closed_to_zero(out, closures, weekly, settings)
+    return closed_to_zero(out, closures, weekly_closures(history, panel.end, settings), settings)
 
 
 def regressor_events(events: Events | None) -> Events | None:
@@ -204,8 +203,9 @@ def weekly_closures(history: pd.DataFrame, end: int, settings: ForecastSettings)
         return pd.DataFrame(columns=[*keys, "weekday"])
     recent = history[(history["day"] > end - 7 * weeks) & (history["day"] <= end)]
     closed = recent[~recent["open"].ne(False).to_numpy(dtype=bool, na_value=True)]
-    days = closed.drop_duplicates([*keys, "day"]).assign(weekday=closed["day"] % 7)
-    counts = days.groupby([*keys, "weekday"], sort=False).size()
+    days = closed.drop_duplicates([*keys, "day"])
+    counts = days.groupby([*keys, days["day"] % 7], sort=False).size().rename_axis(
+        [*keys, "weekday"])
     return counts[counts == weeks].reset_index()[[*keys, "weekday"]]
 
 
