@@ -378,5 +378,8 @@ def test_quality_report_warns_and_fails_by_thresholds(spark, wconf):
     assert got.loc["duplicate_rate", "severity"] == "fail"
     assert got.loc["freshness_days", ["value", "severity"]].tolist() == [0.0, "ok"]
     assert got.loc["short_history_share", ["value", "severity"]].tolist() == [1.0, "warn"]
+    # no series is closed or in a gap: no "worst" series named at 0; a missed day names one
+    assert got.loc["unavailable_share", "message"].endswith("no series has any such days")
+    assert "worst A/L: 1 of 10 days" in got.loc["missing_day_rate", "message"]
     run = tables.read(spark, wconf, "runs").where("run_id = 'q1' AND job = 'quality'").first()
     assert run["status"] == "failed" and "missing_day_rate 0.1 > fail 0.05" in run["message"]

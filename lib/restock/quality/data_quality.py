@@ -181,6 +181,8 @@ def availability_checks(per_series: DataFrame, grain: Grain, series: int) -> lis
     def worst(column: Any) -> str:
         row = per_series.orderBy(column.desc(), "sku_id", "location_id").select(
             "sku_id", "location_id", column.alias("v"), "periods").first()
+        if not row.v:  # every series at 0: there is no worst one to name
+            return f"no series has any such {unit}"
         return f"worst {row.sku_id}/{row.location_id}: {int(row.v)} of {row.periods} {unit}"
 
     return [
