@@ -15,7 +15,7 @@ from restock.errors import ConfigError
 from restock.forecasting.exog import Events, Exog, split_promo
 from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import check_models
-from restock.forecasting.panel import Availability, Panel, build_panel
+from restock.forecasting.panel import Availability, Panel, build_panel, open_rows
 from restock.grain import EPOCH, DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
@@ -188,9 +188,7 @@ def closed_by_calendar(history: pd.DataFrame, events: Events | None, grain: Grai
         return history
     closed = events.hits(history["location_id"].to_numpy(dtype=object),
                          history["day"].to_numpy(), "closed")
-    was_open = (history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
-                if "open" in history else True)
-    return history.assign(open=np.asarray(was_open, dtype=bool) & ~closed)
+    return history.assign(open=open_rows(history) & ~closed)
 
 
 def weekly_closures(history: pd.DataFrame, end: int, settings: ForecastSettings) -> pd.DataFrame:
@@ -202,7 +200,7 @@ def weekly_closures(history: pd.DataFrame, end: int, settings: ForecastSettings)
     if settings.grain.kind != "D" or weeks < 1 or "open" not in history or history.empty:
         return pd.DataFrame(columns=[*keys, "weekday"])
     recent = history[(history["day"] > end - 7 * weeks) & (history["day"] <= end)]
-    closed = recent[~recent["open"].ne(False).to_numpy(dtype=bool, na_value=True)]
+    closed = recent[~open_rows(recent)]
     days = closed.drop_duplicates([*keys, "day"])
     counts = days.groupby([*keys, days["day"] % 7], sort=False).size().rename_axis(
         [*keys, "weekday"])

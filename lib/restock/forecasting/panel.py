@@ -42,6 +42,14 @@ demand (a launch; `listed_from`); periods before are pre-launch. Unavailable per
     weekly_closure_weeks: int = 0
 
 
+def open_rows(history: pd.DataFrame) -> np.ndarray:
+    """Per row: False where its `open` column says closed; True otherwise (null or no
+    `open` column: open)."""
+    if "open" not in history.columns:
+        return np.ones(len(history), dtype=bool)
+    return history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
+
+
 @dataclass
 class Panel:
     """Series of one bucket: keys in code order, and a concatenated daily y with offsets.
@@ -113,9 +121,7 @@ def build_panel(
         first_any = np.full(n, end, dtype=np.int64)
         np.minimum.at(first_any, codes, day)
         np.minimum.at(start, codes[sold], day[sold])
-        is_open = (history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
-                   if "open" in history.columns else np.ones(day.size, dtype=bool))
-        start = listed_from(start, first_any, codes, day, sold, is_open, n)
+        start = listed_from(start, first_any, codes, day, sold, open_rows(history), n)
     else:
         np.minimum.at(start, codes, day)
     if max_days > 0:
@@ -194,7 +200,7 @@ def _available(
     has_row[position] = True
     available = has_row.copy()
     if "open" in history.columns:
-        closed = ~history["open"].ne(False).to_numpy(dtype=bool, na_value=True)[keep]
+        closed = ~open_rows(history)[keep]
         available[position[closed]] = False
     for i in range(len(start)):
         part = slice(indptr[i], indptr[i + 1])
