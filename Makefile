@@ -39,12 +39,13 @@ DAYS       ?= 1095
 SEED       ?= 42
 SIM_SHARE  ?= 0.5
 SCALE_SERIES ?= 10000
-# pytest-xdist workers for make test / test-smoke, each with its own Spark session; a test
-# file stays on one worker (--dist loadfile: its module fixtures are built once). Most of the
-# suite waits on Spark's and Delta's per-job latency, so 2 workers use this 2-core machine's
-# idle core. TEST_WORKERS=0: one process.
+# pytest-xdist workers for make test / test-smoke, each with its own Spark session. The tests
+# of a file with a module fixture share a worker (--dist loadgroup, groups set in
+# tests/conftest.py: the fixture is built once); every other test goes to whichever worker is
+# free. Most of the suite waits on Spark's and Delta's per-job latency, so 2 workers use this
+# 2-core machine's idle core. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-PYTEST       = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+PYTEST       = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 REPORT     ?= warehouse/report.html
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster

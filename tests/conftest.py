@@ -21,13 +21,22 @@ TEST_SPARK = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-    """Tests that use the Spark session carry the `spark` marker (`make test-fast` skips them)."""
+    """Tests that use the Spark session carry the `spark` marker (`make test-fast` skips them).
+
+    A test that uses a module-scoped fixture joins its file's `xdist_group`: under
+    `--dist loadgroup` (make test) such a file's tests share one worker, so its fixture is
+    built once, and every other test is scheduled on its own, wherever a worker is free.
+    """
     for item in items:
-        if "spark" in getattr(item, "fixturenames", ()) or "wconf" in getattr(
-            item, "fixturenames", ()
-        ):
+        names = getattr(item, "fixturenames", ())
+        if "spark" in names or "wconf" in names:
             item.add_marker(pytest.mark.spark)
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info else ()
+        if any(d[-1].scope == "module" for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 @pytest.fixture(scope="session")
