@@ -47,6 +47,29 @@ def test_a_job_is_visible_as_running_while_it_works(spark, wconf):
     assert done.iloc[0]["status"] == "succeeded" and done.iloc[0]["rows_out"] == 3
 
 
+def test_a_held_row_lands_in_the_next_jobs_commit_and_a_failure_at_once(spark, wconf):
+    held: list[runs.RunRecord] = []
+
+    def status(run_id):
+        return _rows(spark, wconf, run_id).set_index("job")["status"].to_dict()
+
+    with runs.recorded(spark, wconf, "h1", "profile", None, held):
+        pass
+    first = tables.latest_version(spark, wconf, "runs")
+    assert status("h1") == {"profile": "running"} and [r.job for r in held] == ["profile"]
+    with runs.recorded(spark, wconf, "h1", "forecast", None, held):
+        assert status("h1") == {"profile": "succeeded", "forecast": "running"}
+        assert tables.latest_version(spark, wconf, "runs") == first + 1 and not held
+    runs.write_held(spark, wconf, "h1", held)
+    assert status("h1") == {"profile": "succeeded", "forecast": "succeeded"}
+    assert tables.latest_version(spark, wconf, "runs") == first + 2
+    runs.write_held(spark, wconf, "h1", held)  # nothing held: no commit
+    assert tables.latest_version(spark, wconf, "runs") == first + 2
+    with pytest.raises(ValueError), runs.recorded(spark, wconf, "h1", "plan", None, held):
+        raise ValueError("no plan")
+    assert status("h1")["plan"] == "failed" and not held
+
+
 def _running_row(spark, conf, run_id, job, **fields):
     record = runs.RunRecord(job=job, as_of_date=None, config_digest="x", code_version="x",
                             **fields)

@@ -33,6 +33,7 @@ class Run:
     notes: list[str] = field(default_factory=list)  # what the run decided, for the CLI to print
     progress: ProgressSettings = None  # type: ignore[assignment]  # the tree's when not given
     series: int | None = None  # series of the accepted sales, once read (progress estimates)
+    held: list[runs.RunRecord] = field(default_factory=list)  # finished rows not yet written
 
     def __post_init__(self) -> None:
         if self.settings is None:
@@ -62,13 +63,19 @@ class Run:
     @contextmanager
     def recorded(self, job: str) -> Iterator[runs.RunRecord]:
         """This job's row in `runs` (from its start) and its progress lines (stderr)."""
-        held: list[runs.RunRecord] = []
+        current: list[runs.RunRecord] = []
         series = (self.series, self.buckets()) if self.series else None
-        with progress.step(self.spark, job, self.progress, lambda: runs.counts_text(held[0]),
+        with progress.step(self.spark, job, self.progress, lambda: runs.counts_text(current[0]),
                            series):
-            with runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date) as rec:
-                held.append(rec)
+            with runs.recorded(self.spark, self.conf, self.run_id, job, self.as_of_date,
+                               self.held) as rec:
+                current.append(rec)
                 yield rec
+
+    def write_held(self) -> None:
+        """Write the `runs` rows of jobs that ended but were held for the next job's
+        commit (`runs.recorded`); called once the run's jobs are done."""
+        runs.write_held(self.spark, self.conf, self.run_id, self.held)
 
     def buckets(self) -> int:
         """Series groups per UDF step: conf, else 32 per core of the session.

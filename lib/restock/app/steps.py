@@ -125,11 +125,14 @@ def execute(verb: str, run: Run, skip: Iterable[str] = (), **options: Any) -> St
     steps = [STEPS[name] for name in spec.steps if name not in set(skip)]
     _check_wiring(verb, spec, steps)
     state = State(options=dict(options))
-    if spec.required:
-        state.values["inputs"] = pipeline.read_inputs(run, spec.required, spec.optional)
-    for step in steps:
-        made = step.body(run, state)
-        state.values.update(made)
+    try:
+        if spec.required:
+            state.values["inputs"] = pipeline.read_inputs(run, spec.required, spec.optional)
+        for step in steps:
+            made = step.body(run, state)
+            state.values.update(made)
+    finally:
+        run.write_held()  # the last job's row (its successor's commit would have carried it)
     return state
 
 

@@ -1,7 +1,11 @@
 """Run ids and the `runs` table: one row per job of a run, written when the job starts
 (status `running`, with the host, pid and Spark application that runs it) and replaced
 when it ends (`succeeded` / `failed`). A row left `running` by a killed job is marked
-`abandoned` by `restock runs` once its process is judged gone (`mark_abandoned`)."""
+`abandoned` by `restock runs` once its process is judged gone (`mark_abandoned`).
+
+A job of a multi-job run may hand its `succeeded` row to the next job (`held`): that row
+is written in the same commit as the next job's `running` row, so a run of n jobs makes
+n + 1 commits to `runs`, not 2n (each Delta commit costs seconds on a small cluster)."""
 
 from __future__ import annotations
 
@@ -98,12 +102,17 @@ def recorded(
     run_id: str,
     job: str,
     as_of_date: dt.date | None,
+    held: list[RunRecord] | None = None,
 ) -> Iterator[RunRecord]:
     """Write a `running` row for the job, yield its RunRecord to fill, replace the row when
     the job ends.
 
     A job that raises is recorded with status `failed` and the error's first line,
     then the error propagates. A job killed outright leaves its `running` row.
+
+    With `held` (the run's list of finished rows not yet written), the held rows are
+    written with this job's `running` row, and this job's `succeeded` row is held in turn;
+    the caller writes what is left with `write_held` when the run's jobs are done.
     """
     tables.check_run_id(run_id)
     record = RunRecord(
@@ -116,7 +125,9 @@ def recorded(
         pid=os.getpid(),
         app_id=spark.sparkContext.applicationId,
     )
-    write_record(spark, conf, run_id, record)
+    write_records(spark, conf, run_id, [*(held or ()), record])
+    if held:
+        held.clear()
     try:
         yield record
         record.status = "succeeded"
@@ -126,15 +137,34 @@ def recorded(
         raise
     finally:
         record.finished_at = _now()
-        write_record(spark, conf, run_id, record)
+        if held is not None and record.status == "succeeded":
+            held.append(record)
+        else:
+            write_record(spark, conf, run_id, record)
+
+
+def write_held(
+    spark: SparkSession, conf: Mapping[str, Any], run_id: str, held: list[RunRecord]
+) -> None:
+    """Write the finished rows `recorded` held back (none: no commit), and forget them."""
+    if held:
+        write_records(spark, conf, run_id, held)
+        held.clear()
 
 
 def write_record(
     spark: SparkSession, conf: Mapping[str, Any], run_id: str, record: RunRecord
 ) -> None:
     """Replace this run's row for this job in the `runs` table."""
-    df = spark.createDataFrame([asdict(record)], RUNS_SCHEMA)
-    tables.write_run(df, conf, "runs", run_id, part=("job", record.job))
+    write_records(spark, conf, run_id, [record])
+
+
+def write_records(
+    spark: SparkSession, conf: Mapping[str, Any], run_id: str, records: list[RunRecord]
+) -> None:
+    """Replace this run's rows for these jobs in the `runs` table, in one commit."""
+    df = spark.createDataFrame([asdict(r) for r in records], RUNS_SCHEMA)
+    tables.write_run(df, conf, "runs", run_id, part=("job", tuple(r.job for r in records)))
 
 
 def counts_text(record: RunRecord) -> str:
