@@ -40,12 +40,12 @@ SEED       ?= 42
 SIM_SHARE  ?= 0.5
 SCALE_SERIES ?= 10000
 # pytest-xdist workers for make test / test-smoke, each with its own Spark session. The tests
-# of a file with a module fixture share a worker (--dist loadgroup, groups set in
-# tests/conftest.py: the fixture is built once); every other test goes to whichever worker is
-# free. Most of the suite waits on Spark's and Delta's per-job latency, so 2 workers use this
-# 2-core machine's idle core. TEST_WORKERS=0: one process.
+# of a file with a module fixture share a worker (its fixture is built once); every other test
+# goes to whichever worker is free (--dist loadscope, scopes set in tests/conftest.py). Most of
+# the suite waits on Spark's and Delta's per-job latency, so 2 workers use this 2-core
+# machine's idle core. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-PYTEST       = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST       = $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 REPORT     ?= warehouse/report.html
 # local standalone cluster (make cluster-up / cluster-down / submit); pids and logs in CLUSTER_DIR
 CLUSTER_DIR     ?= .cluster
@@ -157,11 +157,14 @@ $(WHEEL): $(INSTALLED) pyproject.toml $(shell find lib -name '*.py' -o -name py.
 	@mkdir -p dist && rm -f dist/restock-*.whl
 	$(BIN)/pip wheel --quiet --no-deps -w dist .
 
+# the executors' packages: restock's and delta-spark's dependencies at the lock's versions,
+# without pyspark and py4j (the cluster's Spark brings its own; restock/dev/pack.py)
 $(PACK_DEPS): $(INSTALLED) pyproject.toml $(LOCK)
 	rm -rf $(PACK_VENV)
 	$$($(PY) -c 'import sys; print(sys._base_executable)') -m venv $(PACK_VENV)
-	$(PACK_VENV)/bin/pip install --quiet -c $(LOCK) .
-	$(PACK_VENV)/bin/pip uninstall --quiet -y pyspark py4j
+	$(PY) -m restock.dev.pack > $(PACK_VENV)/requirements.txt
+	$(PACK_VENV)/bin/pip install --quiet -c $(LOCK) -r $(PACK_VENV)/requirements.txt
+	$(PACK_VENV)/bin/pip install --quiet --no-deps -c $(LOCK) delta-spark
 	@touch $@
 
 $(ENV_ARCHIVE): $(PACK_DEPS) $(WHEEL)

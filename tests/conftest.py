@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import pytest
@@ -21,22 +22,41 @@ TEST_SPARK = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-    """Tests that use the Spark session carry the `spark` marker (`make test-fast` skips them).
-
-    A test that uses a module-scoped fixture joins its file's `xdist_group`: under
-    `--dist loadgroup` (make test) such a file's tests share one worker, so its fixture is
-    built once, and every other test is scheduled on its own, wherever a worker is free.
-    """
+    """Tests that use the Spark session carry the `spark` marker (`make test-fast` skips them)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "spark" in names or "wconf" in names:
             item.add_marker(pytest.mark.spark)
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info else ()
-        if any(d[-1].scope == "module" for d in defs if d):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` (make test) with scopes of this suite's own: the tests of a file
+    that defines a module-scoped fixture share a worker (the fixture is built once), every
+    other test is scheduled on its own, wherever a worker is free.
+
+    (`--dist loadgroup` with `xdist_group` marks would say the same, but under pytest 9.2
+    xdist 3.8 no longer sees the marks' groups: the tests spread and each worker built the
+    module fixtures, `make package` of the cluster test twice at once.)
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(config.rootpath)
+
+    class ModuleFixtureScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if _defines_module_fixture(root / path) else nodeid
+
+    return ModuleFixtureScopes(config, log)
+
+
+@functools.cache
+def _defines_module_fixture(path: Path) -> bool:
+    """Whether a test file declares a fixture with scope="module"."""
+    return 'scope="module"' in path.read_text()
 
 
 @pytest.fixture(scope="session")
