@@ -126,8 +126,8 @@ demo-csv: install ## load the sample CSVs of tests/data with `restock ingest`, t
 test: install ## run the test suite (real local Spark + Delta)
 	$(PYTEST) tests
 
-test-smoke: install ## the end-to-end pipeline and ingest tests (CI runs them with SPARK=3.5)
-	$(PYTEST) tests/test_pipeline.py tests/test_ingest.py
+test-smoke: install ## the end-to-end run and ingest tests, marked smoke (CI runs them with SPARK=3.5)
+	$(PYTEST) -m smoke tests/test_pipeline.py tests/test_ingest.py
 
 test-fast: install ## pandas-level tests only (no Spark)
 	$(BIN)/pytest -q tests -m "not spark and not cluster"

@@ -21,6 +21,7 @@ PARAMS = ("sku_id,location_id,lead_time_days,lead_time_std_days,review_period_da
           "order_cost,holding_rate,shortage_cost,moq,pack_size,service_level,lifecycle")
 INVENTORY = "sku_id,location_id,as_of_date,on_hand,on_order,backorders"
 SPARK_FLAGS = [a for k, v in TEST_SPARK.items() for a in ("--set", f"spark.{k}={v}")]
+pytestmark = pytest.mark.smoke  # all of it runs on the Spark 3.5 line too (make test-smoke)
 
 
 def params(sku: str = "A", **changes: str) -> str:

@@ -51,6 +51,7 @@ def _run_rows(spark, conf, name: str, run_id: str) -> pd.DataFrame:
     return tables.read(spark, conf, name).where(f"run_id = '{run_id}'").toPandas()
 
 
+@pytest.mark.smoke
 def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     conf = _conf(base_conf, warehouse)
     for name in tables.OUTPUTS:
@@ -89,6 +90,7 @@ def test_run_writes_every_table_with_its_contract(spark, base_conf, warehouse):
     assert "t1" in set(history["userMetadata"])
 
 
+@pytest.mark.smoke
 def test_simulate_replays_every_forecast_series_against_the_baselines(spark, base_conf,
                                                                      warehouse):
     conf = _conf(base_conf, warehouse)
@@ -124,6 +126,7 @@ def test_simulate_replays_every_forecast_series_against_the_baselines(spark, bas
     assert jobs.loc["simulate", "series_count"] == len(forecast_series.drop_duplicates())
 
 
+@pytest.mark.smoke
 def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base_conf,
                                                                       warehouse):
     # no --forecast-run-id: profile, backtest and forecast first run at as-of − holdout, so
@@ -141,6 +144,7 @@ def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base
     assert (sim["status"] == "ok").any()
 
 
+@pytest.mark.smoke
 def test_summary_reports_the_calendar_aware_gain_against_the_weekly_only_reference(
     spark, base_conf, warehouse, capsys
 ):
@@ -222,6 +226,7 @@ def test_a_failing_series_does_not_stop_the_run(spark, base_conf, tmp_path):
     assert "T/L (AutoETS" in jobs.loc["forecast", "message"]
 
 
+@pytest.mark.smoke
 def test_missing_table_and_bad_flags_give_one_line_errors(spark, tmp_path, capsys):
     assert restock(str(tmp_path / "empty"), "forecast") == 1
     err = capsys.readouterr().err.strip().splitlines()
