@@ -30,6 +30,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.spark)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist ignores it
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadscope` (make test) with scopes of this suite's own: the tests of a file
     that defines a module-scoped fixture share a worker (the fixture is built once), every
