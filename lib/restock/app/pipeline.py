@@ -66,7 +66,7 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
             for name, df in frames.items():
                 tagged[name] = (quality.tag_sales(df, settings) if name == "sales"
                                 else _TAGGERS[name](df)).persist()
-            reports = {name: quality.report(t) for name, t in tagged.items()}
+            reports = quality.reports(tagged)
             rejected = reduce(lambda a, b: a.unionByName(b),
                               [quality.quarantined(t, name) for name, t in tagged.items()])
             tables.write_run(rejected, run.conf, "quarantine", run.run_id,

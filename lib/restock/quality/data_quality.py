@@ -42,7 +42,7 @@ from restock.quality.outliers import OutlierRule
 from restock.quality.rules import implausible_rows
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from restock.app.settings import Settings
     from restock.quality.rules import QualityReport
@@ -134,11 +134,7 @@ def run_checks(
         raise DataQualityError(f"table 'sales' has no accepted rows up to {as_of_date}")
     grain = settings.forecast.grain
     per_series = series_availability(history, as_of_date, grain, settings.data)
-    series, short = per_series.agg(
-        F.count(F.lit(1)),
-        F.sum((F.col("available_periods") * grain.period_days < min_days).cast("long")),
-    ).first()
-    found = availability_checks(per_series, grain, series)
+    series, short, found = availability_checks(per_series, grain, min_days)
     rows = max(report.rows_in, 1)
     duplicates = report.by_reason.get("duplicate row", 0)
     negatives = report.by_reason.get("negative quantity (return)", 0) + report.negatives_zeroed
@@ -165,36 +161,49 @@ def run_checks(
             for name, value, what in found]
 
 
-def availability_checks(per_series: DataFrame, grain: Grain, series: int) -> list[tuple]:
-    """missing_day_rate, reporting_gap_share and unavailable_share from per-series counts
-    (`availability.series_availability`); the worst series of each comes to the driver."""
+def availability_checks(
+    per_series: DataFrame, grain: Grain, min_days: int
+) -> tuple[int, int, list[tuple]]:
+    """(series, series under `min_days` of available history, [missing_day_rate,
+    reporting_gap_share, unavailable_share]) from per-series counts
+    (`availability.series_availability`), in one aggregate: the sums and the worst series
+    of each check reach the driver, nothing per series."""
     from pyspark.sql import functions as F
 
     missing = F.col("periods") - F.col("rows") - F.col("gap_periods")
-    totals = per_series.agg(
+    unavailable = F.col("closed_periods") + F.col("gap_periods")
+
+    def worst(value: Column) -> Column:  # largest value; ties: the first series by keys
+        return F.min(F.struct((-value).alias("key"), "sku_id", "location_id",
+                              value.alias("v"), "periods"))
+
+    row = per_series.agg(
+        F.count(F.lit(1)),
+        F.sum((F.col("available_periods") * grain.period_days < min_days).cast("long")),
         F.sum("periods"), F.sum(missing), F.sum("closed_periods"), F.sum("gap_periods"),
         F.sum("prelaunch_periods"), F.count(F.when(F.col("gap_periods") > 0, 1)),
+        worst(missing), worst(F.col("gap_periods")), worst(unavailable),
     ).first()
-    periods, missed, closed, gap, prelaunch, gapped = (int(v or 0) for v in totals)
+    series, short, periods, missed, closed, gap, prelaunch, gapped = (
+        int(v or 0) for v in row[:8])
+    worst_missing, worst_gap, worst_unavailable = row[8:]
     unit = {"D": "days", "W": "weeks", "M": "months"}[grain.kind]
 
-    def worst(column: Any) -> str:
-        row = per_series.orderBy(column.desc(), "sku_id", "location_id").select(
-            "sku_id", "location_id", column.alias("v"), "periods").first()
-        if not row.v:  # every series at 0: there is no worst one to name
+    def named(w: Any) -> str:
+        if w is None or not w.v:  # every series at 0: there is no worst one to name
             return f"no series has any such {unit}"
-        return f"worst {row.sku_id}/{row.location_id}: {int(row.v)} of {row.periods} {unit}"
+        return f"worst {w.sku_id}/{w.location_id}: {int(w.v)} of {w.periods} {unit}"
 
-    return [
+    return series, short, [
         ("missing_day_rate", missed / max(periods, 1),
          f"{missed} of {periods} series-{unit} ({grain.name}, first sale .. as-of) have no "
-         f"sales row outside reporting gaps; {worst(missing)}"),
+         f"sales row outside reporting gaps; {named(worst_missing)}"),
         ("reporting_gap_share", gapped / max(series, 1),
          f"{gapped} of {series} series have a reporting gap ({gap} {unit} in all, not "
-         f"counted as zeros); {worst(F.col('gap_periods'))}"),
+         f"counted as zeros); {named(worst_gap)}"),
         ("unavailable_share", (closed + gap) / max(periods, 1),
          f"unavailable {unit}: {closed} closed, {gap} in reporting gaps, {prelaunch} before "
-         f"launch; {worst(F.col('closed_periods') + F.col('gap_periods'))}"),
+         f"launch; {named(worst_unavailable)}"),
     ]
 
 

@@ -315,19 +315,33 @@ def accepted(tagged: DataFrame) -> DataFrame:
 
 def report(tagged: DataFrame) -> QualityReport:
     """Count accepted and quarantined rows by reason (one small aggregate to the driver)."""
+    return reports({"input": tagged})["input"]
+
+
+def reports(tagged: Mapping[str, DataFrame]) -> dict[str, QualityReport]:
+    """`report` of every input by name, from one aggregate (one Spark job, not one each)."""
+    from functools import reduce
+
     from pyspark.sql import functions as F
 
-    flag = F.col("zeroed") if "zeroed" in tagged.columns else F.lit(False)  # sales only
-    rows = (
-        tagged.groupBy("reason")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum(flag.cast("long")).alias("z"))
-        .collect()
-    )
-    by_reason = {r["reason"]: int(r["n"]) for r in rows if r["reason"] is not None}
-    accepted = sum(int(r["n"]) for r in rows if r["reason"] is None)
-    zeroed = sum(int(r["z"] or 0) for r in rows)
-    quarantined = sum(by_reason.values())
-    return QualityReport(accepted + quarantined, accepted, quarantined, by_reason, zeroed)
+    def counts(name: str, df: DataFrame) -> DataFrame:
+        flag = F.col("zeroed") if "zeroed" in df.columns else F.lit(False)  # sales only
+        return df.groupBy("reason").agg(
+            F.count(F.lit(1)).alias("n"), F.sum(flag.cast("long")).alias("z"),
+        ).withColumn("input", F.lit(name))
+
+    rows = reduce(lambda a, b: a.unionByName(b),
+                  [counts(name, df) for name, df in tagged.items()]).collect()
+    found = {}
+    for name in tagged:
+        mine = [r for r in rows if r["input"] == name]
+        by_reason = {r["reason"]: int(r["n"]) for r in mine if r["reason"] is not None}
+        accepted = sum(int(r["n"]) for r in mine if r["reason"] is None)
+        zeroed = sum(int(r["z"] or 0) for r in mine)
+        quarantined = sum(by_reason.values())
+        found[name] = QualityReport(accepted + quarantined, accepted, quarantined, by_reason,
+                                    zeroed)
+    return found
 
 
 def quarantined(tagged: DataFrame, table: str) -> DataFrame:
