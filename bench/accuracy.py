@@ -60,10 +60,11 @@ from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
 WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default",
-          "default_mase"]
-SELECTING = ("selection", "default", "default_mase", "calendar")
+          "default_mase", "default_refit"]
+SELECTING = ("selection", "default", "default_mase", "default_refit", "calendar")
 STRATEGIES = [*WEEKLY, "calendar", *BASELINES]
-DEFAULT_STRATEGIES = [s for s in STRATEGIES if s != "AutoARIMA"]
+# default_refit (the backtest refitting every window) is the before of backtest.refit
+DEFAULT_STRATEGIES = [s for s in STRATEGIES if s not in ("AutoARIMA", "default_refit")]
 
 
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
@@ -200,6 +201,8 @@ def run_strategy(name: str, data: dict) -> tuple[str, pd.DataFrame, float]:
             bt = dataclasses.replace(bt, combination_size=0)
         if name == "default_mase":  # the default, selecting by MASE instead
             bt = dataclasses.replace(bt, metric="mase")
+        if name == "default_refit":  # the default, refitting every backtest window
+            bt = dataclasses.replace(bt, refit=True)
         ranked = backtest_bucket(train, data["candidates"][kind], settings=bt,
                                  as_of_date=data["train_end"], events=events)
         if name == "selection":

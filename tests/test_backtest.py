@@ -63,6 +63,37 @@ def test_no_window_sees_data_after_its_cutoff(settings):
     assert all(np.all(np.abs(f - 10) < 0.5) for f in early.values())
 
 
+def test_without_refit_autoets_is_fitted_at_the_first_cutoff_and_carried_forward(settings):
+    # backtest.refit false: the first window is an ordinary fit; the later ones apply that
+    # fit's parameters to the longer history (statsforecast forward), so they equal a
+    # manual fit + forward and not a refit; a cheap model refits every window as before
+    from statsforecast.models import AutoETS
+
+    y = weekly(210) + poisson(3, 210, 11)
+    y[150:] += 25.0  # a level shift after the first cutoff: a refit adapts differently
+    pair = ({("S", "L"): y}, routes({("S", "L"): ["AutoETS", "WindowAverage"]}))
+
+    def windows(refit: bool) -> pd.DataFrame:
+        out = backtest_bucket(history(pair[0]), pair[1], as_of_date=AS_OF,
+                              settings=dataclasses.replace(settings, refit=refit))
+        return out[out["scope"] == "window"].sort_values(["model", "cutoff"])
+
+    carried, refitted = windows(False), windows(True)
+    ets = _forecasts(carried[carried["model"] == "AutoETS"], y)
+    cutoffs = [y.size - 14 - 7 * k for k in (2, 1, 0)]  # the windows' training lengths
+    fit = AutoETS(season_length=7).fit(y=y[: cutoffs[0]])
+    expected = [fit.predict(h=14)["mean"], *(fit.forward(y=y[:c], h=14)["mean"]
+                                            for c in cutoffs[1:])]
+    for got, want in zip((ets[c] for c in sorted(ets)), expected, strict=True):
+        np.testing.assert_allclose(got, np.clip(want, 0, None), rtol=1e-6, atol=1e-6)
+    again = _forecasts(refitted[refitted["model"] == "AutoETS"], y)
+    last = max(again)
+    assert not np.allclose(again[last], ets[last], rtol=1e-3)  # the refit differs: it refits
+    cheap = [f[f["model"] == "WindowAverage"]["cum_error"].map(list).tolist()
+             for f in (carried, refitted)]
+    assert cheap[0] == cheap[1]
+
+
 def test_selection_picks_the_model_the_series_favours(settings):
     series = {
         ("seasonal", "L"): weekly(210) + poisson(1, 210, 7),  # strong weekly cycle

@@ -57,6 +57,7 @@ class BacktestSettings:
     combination_size: int = 2  # Mean(...) candidates of 2 .. this many models; < 2 = none
     class_min_series: int = 30  # fewer series in a (demand, ABC) class: pool the demand class
     override_margin: float = 0.1  # a series leaves its class's model beating it by this share
+    refit: bool = True  # False: fit once at the first cutoff, `forward` after (Guarded.fit)
     grain: Grain = Grain()  # windows are in its periods (conf days converted in from_conf)
     availability: Availability | None = None
 
@@ -102,6 +103,7 @@ class BacktestSettings:
             combination_size=int(bt["combination_size"]),
             class_min_series=int(bt["class_min_series"]),
             override_margin=float(bt["override_margin"]),
+            refit=bool(bt["refit"]),
             grain=grain,
             availability=availability_of(data, grain, season),
         )

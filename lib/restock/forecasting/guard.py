@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ class Guarded:
         self.interval_step = interval_step
         self.uplift = uplift  # (mode, min_event_days, baseline_days)
         self.outcomes: list[tuple[str | None, str, str, str | None]] = []
+        self._fitted: dict[str, Any] = {}  # per series, between `fit` and its `forward`s
 
     uses_exog = False
 
@@ -67,12 +69,42 @@ class Guarded:
         fitted: bool = False,
     ) -> dict[str, np.ndarray]:
         """Forecast one series with the first model of the chain that succeeds."""
+        return self._first_of_chain(y, h, X, X_future, level, None)
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Guarded:
+        """statsforecast's cross_validation(refit=False) fits once per series, then calls
+        `forward` for every window. The fit itself waits for the first `forward` (which
+        fits each model of the chain it reaches); later windows reuse the fitted
+        parameters of a model whose registry entry says `forward` (AutoETS: its forward
+        runs the filter with the fitted parameters on the longer history) and refit the
+        others, which cost little."""
+        self._fitted = {}
+        return self
+
+    def forward(
+        self,
+        y: np.ndarray,
+        h: int,
+        X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None,
+        level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Forecast one series after `fit`, reusing fitted parameters where it can."""
+        return self._first_of_chain(y, h, X, X_future, level, self._fitted)
+
+    def _first_of_chain(
+        self, y: np.ndarray, h: int, X: np.ndarray | None, X_future: np.ndarray | None,
+        level: Sequence[int] | None, frozen: dict[str, Any] | None,
+    ) -> dict[str, np.ndarray]:
+        """The first model of the chain that succeeds; its outcome logged."""
         first_error = None
         for position, (name, spec) in enumerate(self.chain):
             try:
                 with warnings.catch_warnings():  # a failure is recorded, not warned about
                     warnings.simplefilter("ignore")
-                    result, method = self._with_exog(name, spec, y, h, level, X, X_future)
+                    result, method = self._with_exog(name, spec, y, h, level, X, X_future,
+                                                     frozen)
             except Exception as exc:  # noqa: BLE001 - any model failure is contained here
                 first_error = first_error or f"{name}: {type(exc).__name__}: {exc}"[:500]
                 continue
@@ -85,11 +117,12 @@ class Guarded:
 
     def _with_exog(
         self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
-        X: np.ndarray | None, X_future: np.ndarray | None,
+        X: np.ndarray | None, X_future: np.ndarray | None, frozen: dict[str, Any] | None,
     ) -> tuple[dict[str, np.ndarray], str]:
-        """Fit one model with the regressors, the post-hoc uplift, or neither."""
+        """Fit one model with the regressors, the post-hoc uplift, or neither (`frozen`: the
+        fitted models `forward` reuses; a model fitted on regressors is always refitted)."""
         if X is None or X_future is None or not X.shape[1] or not spec.calendar:
-            return self._one(name, spec, y, h, level)
+            return self._one(name, spec, y, h, level, frozen=frozen)
         if spec.exogenous:
             varies = X.min(axis=0) != X.max(axis=0)
             if varies.any():
@@ -97,33 +130,49 @@ class Guarded:
             return self._one(name, spec, y, h, level)
         mode, min_event_days, baseline_days = self.uplift
         if mode != "posthoc":
-            return self._one(name, spec, y, h, level)
+            return self._one(name, spec, y, h, level, frozen=frozen)
         factors = uplift_factors(y, X, min_event_days, baseline_days)
-        result, method = self._one(name, spec, y / multiplier(X, factors), h, level)
+        result, method = self._one(name, spec, y / multiplier(X, factors), h, level,
+                                   frozen=frozen)
         ahead = multiplier(X_future, factors)
         return {key: values * ahead for key, values in result.items()}, method
 
     def _one(
         self, name: str, spec: ModelSpec, y: np.ndarray, h: int, level: Sequence[int] | None,
         X: np.ndarray | None = None, X_future: np.ndarray | None = None,
+        frozen: dict[str, Any] | None = None,
     ) -> tuple[dict[str, np.ndarray], str]:
-        """Fit one model; add intervals; refuse short histories and non-finite output."""
+        """Fit one model (or reuse its `frozen` fit); add intervals; refuse short histories
+        and non-finite output."""
         least = min_periods(spec, self.season_length)
         if y.size < least:
             raise ValueError(f"needs at least {least} periods of history, got {y.size}")
-        model = spec.build(self.season_length)
-        if X is not None:
-            result = model.forecast(y=y, h=h, X=X, X_future=X_future,
-                                    level=list(level) if level else None)
-            method = "native" if level else "none"
+        levels = list(level) if level else None
+        native = "native" if level else "none"
+        reuse = frozen is not None and spec.forward and X is None and spec.native_intervals
+        if reuse:
+            model = frozen.get(name)
+            if model is None:
+                model = spec.build(self.season_length).fit(y=y)
+                result = model.predict(h=h, level=levels)
+            else:
+                result = model.forward(y=y, h=h, level=levels)
+            method = native
+        elif X is not None:
+            model = spec.build(self.season_length)
+            result = model.forecast(y=y, h=h, X=X, X_future=X_future, level=levels)
+            method = native
         elif spec.native_intervals or not level:
-            result = model.forecast(y=y, h=h, level=list(level) if level else None)
-            method = "native" if level else "none"
+            model = spec.build(self.season_length)
+            result, method = model.forecast(y=y, h=h, level=levels), native
         else:
+            model = spec.build(self.season_length)
             result = model.forecast(y=y, h=h)
             method = self._add_empirical(result, spec, y, h, level)
         if not np.all(np.isfinite(result["mean"])):
             raise FloatingPointError("non-finite forecast")
+        if reuse:
+            frozen.setdefault(name, model)  # kept only once it forecast: a failure refits
         return result, method
 
     def _add_empirical(

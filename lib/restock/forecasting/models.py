@@ -20,8 +20,9 @@ from restock.grain import Grain
 class ModelSpec:
     """How to build a model, what it costs (rank: ties go to the cheaper), its intervals,
     whether it fits exogenous regressors itself, the fewest years of history it accepts,
-    and whether it uses the calendar at all (False: no regressors, no uplift; a weekly-only
-    reference)."""
+    whether it uses the calendar at all (False: no regressors, no uplift; a weekly-only
+    reference), and whether its statsforecast `forward` applies fitted parameters to a
+    longer history for much less than a fit (the backtest's `refit: false` fits it once)."""
 
     build: Callable[[int], Any]
     cost_rank: int
@@ -29,6 +30,7 @@ class ModelSpec:
     exogenous: bool = False
     min_years: float = 0.0  # the fewest years of history it accepts
     calendar: bool = True
+    forward: bool = False
 
 
 # the season at W and M (`Grain.season_length`), which already is the year, and its grain
@@ -90,11 +92,13 @@ MODELS: dict[str, ModelSpec] = {
     "ADIDA": ModelSpec(lambda s: sf.ADIDA(), 2, False),
     "IMAPA": ModelSpec(lambda s: sf.IMAPA(), 3, False),
     "TSB": ModelSpec(lambda s: sf.TSB(alpha_d=0.1, alpha_p=0.1), 2, False),
-    "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True),
+    "AutoETS": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, forward=True),
     # the same, blind to the calendar: the weekly-only reference of the calendar-aware gain
-    "AutoETSWeekly": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, calendar=False),
-    "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True),
-    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True),
+    "AutoETSWeekly": ModelSpec(lambda s: sf.AutoETS(season_length=s), 5, True, calendar=False,
+                               forward=True),
+    "AutoTheta": ModelSpec(lambda s: sf.AutoTheta(season_length=s), 6, True, forward=True),
+    "AutoARIMA": ModelSpec(lambda s: sf.AutoARIMA(season_length=s), 9, True, exogenous=True,
+                           forward=True),
     # weekly season and a smooth yearly factor (calendar.yearly_model's default)
     "YearlyETS": ModelSpec(lambda s: YearlyETS(s), 6, True, min_years=2),
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with

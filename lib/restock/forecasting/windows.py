@@ -49,7 +49,8 @@ class Fit:
 def cross_validate(
     panel: Panel, codes: np.ndarray, model: str, s: BacktestSettings, exog: Exog | None = None
 ) -> Fit:
-    """statsforecast cross_validation for one model on its series."""
+    """statsforecast cross_validation for one model on its series (`s.refit` False: each
+    series' model is fitted at the first cutoff and carried forward, see `Guarded.fit`)."""
     from statsforecast import StatsForecast
 
     codes, h, w = np.sort(codes), s.horizon_days, s.windows
@@ -58,7 +59,7 @@ def cross_validate(
     )
     cv = StatsForecast(models=[guard], freq=1, n_jobs=1).cross_validation(
         df=panel.long(codes) if exog is None else exog.history(codes),
-        h=h, step_size=s.step_days, n_windows=w, level=list(s.levels),
+        h=h, step_size=s.step_days, n_windows=w, level=list(s.levels), refit=s.refit,
     )
     cv = cv.sort_values(["unique_id", "cutoff", "ds"], kind="stable")
     shape = (len(codes) * w, h)
