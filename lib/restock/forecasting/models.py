@@ -12,6 +12,7 @@ import numpy as np
 from statsforecast import models as sf
 
 from restock.errors import ConfigError
+from restock.forecasting.mstl import MSTL
 from restock.forecasting.yearly import YEAR_DAYS, YearlyETS
 from restock.grain import Grain
 
@@ -70,9 +71,9 @@ def min_periods(spec: ModelSpec, season_length: int) -> int:
 
 def _mstl(season_length: int, trend: Any) -> Any:
     """MSTL with the weekly (season_length) and the yearly cycle at D, the yearly one alone
-    at W and M; `trend` fits the rest."""
+    at W and M; `trend` fits the rest (R's STL loess jumps, `restock.forecasting.mstl`)."""
     seasons = sorted({season_length, year_periods(season_length)})
-    return sf.MSTL(season_length=seasons, trend_forecaster=trend)
+    return MSTL(seasons, trend)
 
 
 MODELS: dict[str, ModelSpec] = {
