@@ -169,3 +169,8 @@ def test_mstl_is_statsforecasts_decomposition_and_with_rs_jumps_forecasts_alike(
     assert set(ours) == set(plain)
     assert np.abs(ours["mean"] - plain["mean"]).max() < 1.0  # 0.34 on this series
     assert np.abs(ours["hi-80"] - plain["hi-80"]).max() < 1.0
+    fitted = MSTL([7, 365], sf.AutoETS(model="ZZN")).fit(y=y[:-14])
+    np.testing.assert_allclose(fitted.predict(h=28, level=[80])["mean"], MSTL(
+        [7, 365], sf.AutoETS(model="ZZN")).forecast(y=y[:-14], h=28, level=[80])["mean"])
+    carried = fitted.forward(y=y, h=28, level=[80])  # the fitted trend on the longer history
+    assert np.abs(carried["mean"] - ours["mean"]).max() < 1.0

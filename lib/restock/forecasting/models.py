@@ -106,7 +106,7 @@ MODELS: dict[str, ModelSpec] = {
     # the exogenous regressors (promotions, events)
     # (two whole years: STL estimates a yearly component from less without complaint)
     "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
-                      min_years=2),
+                      min_years=2, forward=True),
     "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
                             min_years=2),
 }

@@ -65,11 +65,16 @@ def decompose(
 class MSTL:
     """Seasonal components by STL per period (`decompose`), each carried ahead as its last
     cycle; `trend` (a statsforecast model without seasonality) forecasts the rest, with its
-    intervals and any regressors."""
+    intervals and any regressors. `fit` / `forward` as statsforecast's: forward decomposes
+    the new history and applies the fitted trend model's parameters to it."""
 
     def __init__(self, season_length: Sequence[int], trend: Any) -> None:
         self.season_length = sorted(season_length)
         self.trend = trend
+
+    def _ahead(self, seasonal: np.ndarray, h: int) -> np.ndarray:
+        return sum(np.resize(s[-p:], h) for s, p in zip(seasonal, self.season_length,
+                                                         strict=True))
 
     def forecast(
         self, y: np.ndarray, h: int, X: np.ndarray | None = None,
@@ -80,6 +85,31 @@ class MSTL:
         seasonal, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
         result = self.trend.forecast(y=adjusted, h=h, X=X, X_future=X_future,
                                      level=list(level) if level else None)
-        ahead = sum(np.resize(s[-p:], h) for s, p in zip(seasonal, self.season_length,
-                                                          strict=True))
+        ahead = self._ahead(seasonal, h)
+        return {key: values + ahead for key, values in result.items()}
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> MSTL:
+        """Decompose y and fit the trend model on the seasonally adjusted rest."""
+        self.seasonal_, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
+        self.trend = self.trend.fit(y=adjusted, X=X)
+        return self
+
+    def predict(
+        self, h: int, X: np.ndarray | None = None, level: Sequence[int] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Forecast h periods after the fitted history."""
+        result = self.trend.predict(h=h, X=X, level=list(level) if level else None)
+        ahead = self._ahead(self.seasonal_, h)
+        return {key: values + ahead for key, values in result.items()}
+
+    def forward(
+        self, y: np.ndarray, h: int, X: np.ndarray | None = None,
+        X_future: np.ndarray | None = None, level: Sequence[int] | None = None,
+        fitted: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Forecast h periods after a new history y with the fitted trend parameters."""
+        seasonal, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
+        result = self.trend.forward(y=adjusted, h=h, X=X, X_future=X_future,
+                                    level=list(level) if level else None)
+        ahead = self._ahead(seasonal, h)
         return {key: values + ahead for key, values in result.items()}
