@@ -150,14 +150,12 @@ class Guarded:
         levels = list(level) if level else None
         native = "native" if level else "none"
         reuse = frozen is not None and spec.forward and X is None and spec.native_intervals
-        if reuse:
-            model = frozen.get(name)
-            if model is None:
-                model = spec.build(self.season_length).fit(y=y)
-                result = model.predict(h=h, level=levels)
-            else:
-                result = model.forward(y=y, h=h, level=levels)
-            method = native
+        model = frozen.get(name) if reuse else None
+        if model is not None:
+            result, method = model.forward(y=y, h=h, level=levels), native
+        elif reuse:
+            model = spec.build(self.season_length).fit(y=y)
+            result, method = model.predict(h=h, level=levels), native
         elif X is not None:
             model = spec.build(self.season_length)
             result = model.forecast(y=y, h=h, X=X, X_future=X_future, level=levels)

@@ -47,11 +47,11 @@ def decompose(
     """(seasonal components, one row per period; trend + remainder) of y."""
     from statsmodels.tsa.seasonal import STL
 
-    if np.isnan(y).any():
+    adjusted = np.asarray(y, dtype=float)
+    if np.isnan(adjusted).any():
         raise ValueError("MSTL cannot fit missing values")
     periods = sorted(periods)
-    seasonal = np.zeros((len(periods), y.size))
-    adjusted = y.astype(float).copy()
+    seasonal = np.zeros((len(periods), adjusted.size))
     for _ in range(ITERATIONS if len(periods) > 1 else 1):
         for i, period in enumerate(periods):
             adjusted = adjusted + seasonal[i]
@@ -72,9 +72,13 @@ class MSTL:
         self.season_length = sorted(season_length)
         self.trend = trend
 
-    def _ahead(self, seasonal: np.ndarray, h: int) -> np.ndarray:
-        return sum(np.resize(s[-p:], h) for s, p in zip(seasonal, self.season_length,
+    def _with_seasons(
+        self, result: dict[str, np.ndarray], seasonal: np.ndarray, h: int
+    ) -> dict[str, np.ndarray]:
+        """The trend model's output (mean and bounds) plus each season's last cycle ahead."""
+        ahead = sum(np.resize(s[-p:], h) for s, p in zip(seasonal, self.season_length,
                                                          strict=True))
+        return {key: values + ahead for key, values in result.items()}
 
     def forecast(
         self, y: np.ndarray, h: int, X: np.ndarray | None = None,
@@ -82,15 +86,14 @@ class MSTL:
         fitted: bool = False,
     ) -> dict[str, np.ndarray]:
         """Forecast h periods: the trend model's output plus the seasons ahead."""
-        seasonal, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
-        result = self.trend.forecast(y=adjusted, h=h, X=X, X_future=X_future,
-                                     level=list(level) if level else None)
-        ahead = self._ahead(seasonal, h)
-        return {key: values + ahead for key, values in result.items()}
+        seasonal, adjusted = decompose(y, self.season_length)
+        return self._with_seasons(self.trend.forecast(
+            y=adjusted, h=h, X=X, X_future=X_future, level=list(level) if level else None),
+            seasonal, h)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> MSTL:
         """Decompose y and fit the trend model on the seasonally adjusted rest."""
-        self.seasonal_, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
+        self.seasonal_, adjusted = decompose(y, self.season_length)
         self.trend = self.trend.fit(y=adjusted, X=X)
         return self
 
@@ -98,9 +101,8 @@ class MSTL:
         self, h: int, X: np.ndarray | None = None, level: Sequence[int] | None = None
     ) -> dict[str, np.ndarray]:
         """Forecast h periods after the fitted history."""
-        result = self.trend.predict(h=h, X=X, level=list(level) if level else None)
-        ahead = self._ahead(self.seasonal_, h)
-        return {key: values + ahead for key, values in result.items()}
+        return self._with_seasons(self.trend.predict(
+            h=h, X=X, level=list(level) if level else None), self.seasonal_, h)
 
     def forward(
         self, y: np.ndarray, h: int, X: np.ndarray | None = None,
@@ -108,8 +110,7 @@ class MSTL:
         fitted: bool = False,
     ) -> dict[str, np.ndarray]:
         """Forecast h periods after a new history y with the fitted trend parameters."""
-        seasonal, adjusted = decompose(np.asarray(y, dtype=float), self.season_length)
-        result = self.trend.forward(y=adjusted, h=h, X=X, X_future=X_future,
-                                    level=list(level) if level else None)
-        ahead = self._ahead(seasonal, h)
-        return {key: values + ahead for key, values in result.items()}
+        seasonal, adjusted = decompose(y, self.season_length)
+        return self._with_seasons(self.trend.forward(
+            y=adjusted, h=h, X=X, X_future=X_future, level=list(level) if level else None),
+            seasonal, h)
