@@ -86,10 +86,7 @@ class MSTL:
         fitted: bool = False,
     ) -> dict[str, np.ndarray]:
         """Forecast h periods: the trend model's output plus the seasons ahead."""
-        seasonal, adjusted = decompose(y, self.season_length)
-        return self._with_seasons(self.trend.forecast(
-            y=adjusted, h=h, X=X, X_future=X_future, level=list(level) if level else None),
-            seasonal, h)
+        return self._on_new_history("forecast", y, h, X, X_future, level)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> MSTL:
         """Decompose y and fit the trend model on the seasonally adjusted rest."""
@@ -110,7 +107,15 @@ class MSTL:
         fitted: bool = False,
     ) -> dict[str, np.ndarray]:
         """Forecast h periods after a new history y with the fitted trend parameters."""
+        return self._on_new_history("forward", y, h, X, X_future, level)
+
+    def _on_new_history(
+        self, method: str, y: np.ndarray, h: int, X: np.ndarray | None,
+        X_future: np.ndarray | None, level: Sequence[int] | None,
+    ) -> dict[str, np.ndarray]:
+        """Decompose y; the trend model's `method` (forecast: fit anew, forward: the fitted
+        parameters) on the adjusted rest, plus the seasons ahead."""
         seasonal, adjusted = decompose(y, self.season_length)
-        return self._with_seasons(self.trend.forward(
-            y=adjusted, h=h, X=X, X_future=X_future, level=list(level) if level else None),
-            seasonal, h)
+        result = getattr(self.trend, method)(y=adjusted, h=h, X=X, X_future=X_future,
+                                             level=list(level) if level else None)
+        return self._with_seasons(result, seasonal, h)
