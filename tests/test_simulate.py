@@ -9,7 +9,7 @@ import pytest
 
 from restock.io.config import load_conf
 from restock.planning.replay import Rules, cycle_windows, replay
-from restock.planning.simulate import Item, SimulationSettings, simulate_series
+from restock.planning.simulate import Item, SimulationSettings, replay_buckets, simulate_series
 
 
 def _settings(**changes) -> SimulationSettings:
@@ -169,3 +169,61 @@ def test_the_replay_freezes_the_searched_model_form():
     got = guard.forecast(y=y, h=7)["mean"]
     assert got == pytest.approx(fixed.forecast(y=y, h=7)["mean"])
     assert freeze(_settings().forecast.guard("Naive"), y) is None
+
+
+def test_the_replay_freezes_the_searched_form_of_a_combinations_part():
+    # a Mean(AutoETS+WindowAverage) searched its AutoETS part at every review and every
+    # empirical-interval window (two thirds of the demo's replay CPU on 5% of its series)
+    from statsforecast.models import AutoETS, WindowAverage
+
+    from restock.planning.frozen import freeze
+
+    rng = np.random.default_rng(11)
+    y = rng.poisson(8.0, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    guard = _settings().forecast.guard("Mean(AutoETS+WindowAverage)")
+    form = freeze(guard, y[:200])
+    searched = AutoETS(season_length=7).fit(y[:200]).model_["components"]
+    assert form == f"ETS({searched})+WindowAverage"
+    fixed = AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
+    parts = [fixed.forecast(y=y, h=7)["mean"], WindowAverage(window_size=28).forecast(
+        y=y, h=7)["mean"]]
+    assert guard.forecast(y=y, h=7)["mean"] == pytest.approx(np.mean(parts, axis=0))
+    assert freeze(_settings().forecast.guard("Mean(TSB+WindowAverage)"), y) is None
+
+
+@pytest.mark.parametrize("refit", [False, True])
+def test_without_refit_a_review_carries_the_first_reviews_fit_forward(refit):
+    # simulation.refit false: the first review fits the series' (frozen-form) AutoETS on the
+    # days before it; a later review applies those fitted parameters to its longer history
+    # (statsforecast forward), as a fit at the first review + forward does by hand; true:
+    # every review refits, so after a level shift the two differ
+    from statsforecast.models import AutoETS
+
+    from restock.planning.bucket_replay import forecast_at, prepare
+
+    rng = np.random.default_rng(3)
+    y = rng.poisson(10.0, 300).astype(float) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    y[-60:] += 30.0  # inside the replayed 91 days: a refit adapts, a carried fit less so
+    settings = _settings(refit=refit)
+    rec = {"sku_id": "S", "location_id": "L", "model": "AutoETS", "lead_time_days": 3.0,
+           "lead_time_std_days": 0.0, "review_period_days": 7}
+    series = prepare(y, rec, settings)
+    t0, later = series.t0, 35
+    first = forecast_at(series, 0, settings)["mean"]
+    got = forecast_at(series, later, settings)["mean"]
+    components = series.guard.chain[0][1].build(7).model  # the frozen form, e.g. "AAA"
+    form = AutoETS(season_length=7, model=components)
+    fitted = form.fit(y[:t0])
+    assert first == pytest.approx(fitted.predict(series.horizon)["mean"])
+    carried = fitted.forward(y=y[: t0 + later], h=series.horizon)["mean"]
+    refitted = form.forecast(y=y[: t0 + later], h=series.horizon)["mean"]
+    assert not np.allclose(carried, refitted, rtol=1e-3)
+    assert got == pytest.approx(refitted if refit else carried)
+
+
+def test_replay_buckets_hold_about_series_per_bucket_within_cores_and_the_run():
+    settings = _settings(series_per_bucket=25)
+    assert replay_buckets(241, settings, most=64, cores=2) == 10
+    assert replay_buckets(30, settings, most=64, cores=2) == 2  # every core gets a bucket
+    assert replay_buckets(1_000_000, settings, most=64, cores=2) == 64
+    assert replay_buckets(0, settings, most=64, cores=2) == 2

@@ -184,7 +184,7 @@ def simulate_cmd(run_id, forecast_run_id, as_of_date, fit_at_cutoff, **options) 
     """Replay the policy on held-out demand; write simulation and simulation_summary.
 
     The last simulation.holdout_days days before the as-of date are replayed day by day:
-    each review refits the series' model on the days before it, recomputes the policy and
+    each review forecasts the series from the days before it, recomputes the policy and
     orders; restock's three safety-stock methods run next to two baselines.
     """
     from restock.reporting import summary as report

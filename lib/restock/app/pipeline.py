@@ -282,7 +282,7 @@ def simulate_step(
     """
     from pyspark.sql import functions as F
 
-    from restock.planning.simulate import series_inputs, simulate, summary_table
+    from restock.planning.simulate import replay_buckets, series_inputs, simulate, summary_table
 
     settings = run.settings.simulation
     table = tables.read(run.spark, run.conf, "forecasts")
@@ -298,8 +298,11 @@ def simulate_step(
             series = series.where(
                 F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(settings.sample_share * 10_000)
             )
+        series = series.persist()
+        buckets = replay_buckets(series.count(), settings, run.buckets(),
+                                 run.spark.sparkContext.defaultParallelism)
         out = simulate(inputs.daily, series, settings=settings, as_of_date=run.as_of_date,
-                       buckets=run.buckets())
+                       buckets=buckets)
         tables.write_run(_stamped(out, run).withColumn("forecast_run_id", F.lit(source)),
                          run.conf, "simulation", run.run_id)
         written = _this_run(run, "simulation")

@@ -121,8 +121,12 @@ class Combination:
     model selection (the M competitions); averaging their quantiles is Vincentization.
     """
 
-    def __init__(self, parts: Sequence[str], season_length: int) -> None:
-        self.parts = [MODELS[p].build(season_length) for p in parts]
+    def __init__(self, parts: Sequence[str], season_length: int,
+                 builds: Sequence[Callable[[int], Any]] | None = None) -> None:
+        """`builds`: one builder per part instead of the registry's (the replay's frozen
+        model forms)."""
+        builds = builds or [MODELS[p].build for p in parts]
+        self.parts = [build(season_length) for build in builds]
 
     def forecast(self, y: np.ndarray, h: int, level: Sequence[int] | None = None,
                  **_: Any) -> dict[str, np.ndarray]:

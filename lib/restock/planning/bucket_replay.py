@@ -2,13 +2,16 @@
 
 Every series runs five lanes (restock with each safety-stock method, and the two
 baselines) over the same held-out demand and the same sampled lead times. On each
-decision day the series' model is refitted on the days before it, and `plan_batch`
-plans every series of the bucket with a decision that day at once, one call per
-method, from the replayed inventory position: the order is the plan's. Between
-decisions the levels hold (continuous review orders whenever IP ≤ ROP, by the same
-`order_quantity`). The baselines: `naive` orders up to the forecast over P with no
-safety stock; `moving_average` is the planner fed a flat forecast at the mean of the
-last `moving_average_days` days and σ_d their std (normal method).
+decision day the series' model forecasts from the days before it (`simulation.refit`
+false: the first decision fits it, later ones carry a `forward` model's fitted parameters
+over the longer history and refit the others, as the backtest's `refit: false`; true:
+every decision refits), and `plan_batch` plans every series of the bucket with a
+decision that day at once, one call per method, from the replayed inventory position:
+the order is the plan's. Between decisions the levels hold (continuous review orders
+whenever IP ≤ ROP, by the same `order_quantity`). The baselines: `naive` orders up to
+the forecast over P with no safety stock; `moving_average` is the planner fed a flat
+forecast at the mean of the last `moving_average_days` days and σ_d their std (normal
+method).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def prepare(y: np.ndarray, rec: Mapping[str, Any], s: SimulationSettings) -> Ser
         y[: series.t0], horizon, s.error_windows, s.error_step_days, s.min_train_days,
     )
     series.errors = list(np.cumsum((actual - predicted).reshape(-1, horizon), axis=1))
+    series.guard.fit(y[: series.t0])  # `refit: false`: the first review fits, later ones forward
     return series
 
 
@@ -165,11 +169,17 @@ def _start(levels: dict[str, np.ndarray], periodic: bool, bucket: list[Series],
     return np.maximum(0.0, np.nan_to_num(start))
 
 
+def forecast_at(series: Series, t: int, s: SimulationSettings) -> dict[str, np.ndarray]:
+    """The series' forecast at replay day t from the days before it: a refit
+    (`simulation.refit`), else the fit of its first review carried forward."""
+    predict = series.guard.forecast if s.refit else series.guard.forward
+    return predict(y=_train(series, t, s), h=series.horizon, level=list(s.forecast.levels))
+
+
 def _fit(series: Series, t: int, s: SimulationSettings) -> dict[str, Any]:
     """The forecast at replay day t, from the days before it, and the trailing windows."""
     end = series.t0 + t
-    fc = series.guard.forecast(y=_train(series, t, s), h=series.horizon,
-                               level=list(s.forecast.levels))
+    fc = forecast_at(series, t, s)
     recent = series.y[max(0, end - s.sigma_window_days) : end]
     window = series.y[max(0, end - s.moving_average_days) : end]
     return {"fc": fc, "std": float(recent.std()) if recent.size else math.nan,

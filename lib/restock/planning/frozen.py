@@ -5,7 +5,8 @@ model space on each fit (some 30 ETS forms; a stepwise ARIMA search); the replay
 the searched model once on the history before the holdout, reads the chosen form
 (`model_["components"]`: ETS error, trend, season and damping; `model_["arma"]`: the
 ARIMA orders, with the intercept and drift it kept) and refits that form at every later
-review and error window. Other models have no form to search and are left as they are.
+review and error window; in a Mean(A+B) each such part is frozen alike. Other models have
+no form to search and are left as they are.
 """
 
 from __future__ import annotations
@@ -17,29 +18,56 @@ from typing import Any
 import numpy as np
 from statsforecast import models as sf
 
-from restock.forecasting.models import min_periods
+from restock.forecasting.models import MODELS, Combination, combination_parts, min_periods
 
 FROZEN = ("AutoETS", "AutoETSWeekly", "AutoARIMA")
 
 
 def freeze(guard: Any, y: np.ndarray) -> str | None:
-    """Replace the guard's primary AutoETS/AutoARIMA by its form chosen on y; the form
-    (e.g. `ETS(ANAN)`, `ARIMA(0,0,0)(0,1,1)[7]`), or None when left alone (another
-    model, too short a history, or a failed search: the guard then falls back as usual)."""
+    """Replace the guard's primary AutoETS/AutoARIMA, or such parts of its Mean(A+B), by
+    the form chosen on y; the form (e.g. `ETS(ANAN)`, `ARIMA(0,0,0)(0,1,1)[7]`; a
+    combination's forms joined by `+`), or None when left alone (no such model, too short
+    a history, or a failed search: the guard then falls back as usual)."""
     name, spec = guard.chain[0]
     least = max(min_periods(spec, guard.season_length), 2 * guard.season_length)
-    if name not in FROZEN or y.size < least:
+    parts = combination_parts(name)
+    if y.size < least or not {name, *(parts or ())} & set(FROZEN):
         return None
-    searched = spec.build(guard.season_length)
+    if parts is None:
+        found = _searched(name, spec.build, guard.season_length, y)
+        if found is None:
+            return None
+        build, form = found
+    else:
+        builds, forms = [], []
+        for part in parts:
+            found = _searched(part, MODELS[part].build, guard.season_length, y)
+            builds.append(found[0] if found else MODELS[part].build)
+            forms.append(found[1] if found else part)
+        if forms == parts:
+            return None
+
+        def build(s: int, builds: list = builds) -> Combination:
+            return Combination(parts, s, builds)
+
+        form = "+".join(forms)
+    guard.chain[0] = (name, dataclasses.replace(spec, build=build))
+    return form
+
+
+def _searched(name: str, build: Any, season_length: int, y: np.ndarray) -> tuple | None:
+    """(builder of the form, label) an AutoETS/AutoARIMA search picks on y; None for
+    another model or a failed search."""
+    if name not in FROZEN:
+        return None
+    searched = build(season_length)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             searched.fit(y=y)
     except Exception:  # noqa: BLE001 - the unfrozen guard handles failures itself
         return None
-    build, form = _form(name, searched.model_)
-    guard.chain[0] = (name, dataclasses.replace(spec, build=build))
-    return form
+    return _form(name, searched.model_)
 
 
 def _form(name: str, fitted: dict[str, Any]) -> tuple[Any, str]:

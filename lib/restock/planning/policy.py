@@ -142,10 +142,17 @@ def round_order(qty: Num, moq: Num, pack_size: Num) -> Num:
     slack of 1e-9 pack keeps float noise (24.0000000001 in packs of 12) from adding a pack.
     """
     q, moq, pack = _arrays(qty, moq, pack_size)
-    lifted, pack = np.maximum(q, np.nan_to_num(moq)), np.nan_to_num(pack)
+    packed = rounded_up(q, np.nan_to_num(moq), np.nan_to_num(pack))
+    return _out(np.where(np.isnan(q), np.nan, packed))
+
+
+def rounded_up(qty: np.ndarray, moq: np.ndarray, pack: np.ndarray) -> np.ndarray:
+    """`round_order`'s rule on arrays whose MOQ and pack are already numbers (0 = none),
+    for loops that round many times with the same MOQ and pack (a NaN qty orders 0)."""
+    lifted = np.maximum(qty, moq)
     with np.errstate(divide="ignore", invalid="ignore"):
         packed = np.where(pack > 0, np.ceil(lifted / pack - 1e-9) * pack, lifted)
-    return _out(np.where(np.isnan(q), np.nan, np.where(q > 0, packed, 0.0)))
+    return np.where(qty > 0, packed, 0.0)
 
 
 def error_blocks(cum_errors: Iterable[Sequence[float]], days: float) -> np.ndarray:

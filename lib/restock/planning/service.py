@@ -20,9 +20,9 @@ expected shortage per cycle `= (1 − β)·Q`, Q the demand per review period).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
-from restock.planning.policy import loss_function_g, round_order
+from restock.planning.policy import loss_function_g, rounded_up
 
 OVERSHOOT_POINTS = 32  # quantiles of the overshoot kept per series
 _PATHS, _PERIODS, _BURN_IN = 64, 96, 16  # Markov chain paths, review periods, discarded
@@ -38,22 +38,31 @@ def overshoot(review_mean: np.ndarray, review_std: np.ndarray, moq: np.ndarray,
     without MOQ and pack gets E = 0; a row without finite inputs gets NaN.
     """
     mean, std = np.asarray(review_mean, float)[:, None], np.asarray(review_std, float)[:, None]
-    moq_, pack_ = np.asarray(moq, float)[:, None], np.asarray(pack, float)[:, None]
+    moq_, pack_ = (np.nan_to_num(np.asarray(v, float))[:, None] for v in (moq, pack))
+    spread = np.nan_to_num(std)
     excess = np.zeros((mean.shape[0], _PATHS))
     kept = []
     with np.errstate(invalid="ignore"):
         for period in range(_PERIODS):
-            demand = np.maximum(0.0, mean + np.nan_to_num(std) * _DRAWS[period])
+            demand = np.maximum(0.0, mean + spread * _DRAWS[period])
             gap = demand - excess
-            ordered = round_order(np.maximum(gap, 0.0), moq_, pack_)
-            excess = np.where(gap > 0, ordered - gap, -gap)
+            excess = np.where(gap > 0, rounded_up(gap, moq_, pack_) - gap, -gap)
             if period >= _BURN_IN:
                 kept.append(excess)
-    samples = np.concatenate(kept, axis=1)
-    points = (np.arange(OVERSHOOT_POINTS) + 0.5) / OVERSHOOT_POINTS
-    found = np.quantile(samples, points, axis=1).T
+    found = _quantiles(np.concatenate(kept, axis=1),
+                       (np.arange(OVERSHOOT_POINTS) + 0.5) / OVERSHOOT_POINTS)
     ok = np.isfinite(mean[:, 0]) & (mean[:, 0] >= 0)
     return np.where(ok[:, None], np.maximum(found, 0.0), np.nan)
+
+
+def _quantiles(samples: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """np.quantile(samples, points, axis=1).T (its linear rule) from one sort per row,
+    several times faster than its partition for 32 points."""
+    ordered = np.sort(samples, axis=1)
+    position = points * (samples.shape[1] - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, samples.shape[1] - 1)
+    return ordered[:, low] + (position - low) * (ordered[:, high] - ordered[:, low])
 
 
 def normal_safety_stock(sigma: np.ndarray, excess: np.ndarray, measure: str,
@@ -71,7 +80,7 @@ def normal_safety_stock(sigma: np.ndarray, excess: np.ndarray, measure: str,
     def achieved(ss: np.ndarray) -> np.ndarray:
         units = (ss + excess) / safe
         if measure == "cycle":
-            return norm.cdf(units).mean(axis=1, keepdims=True)
+            return ndtr(units).mean(axis=1, keepdims=True)  # Φ, without scipy.stats' checks
         return -(safe * loss_function_g(units)).mean(axis=1, keepdims=True)
 
     low = -np.max(np.nan_to_num(excess, nan=0.0), axis=1, keepdims=True) - 12.0 * safe
