@@ -298,7 +298,6 @@ def simulate_step(
             series = series.where(
                 F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(settings.sample_share * 10_000)
             )
-        series = series.persist()
         buckets = replay_buckets(series.count(), settings, run.buckets(),
                                  run.spark.sparkContext.defaultParallelism)
         out = simulate(inputs.daily, series, settings=settings, as_of_date=run.as_of_date,
