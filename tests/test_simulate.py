@@ -153,19 +153,29 @@ def test_short_history_is_reported_not_simulated():
     assert rows == [{"status": "short_history", "error": "9 days before the holdout"}]
 
 
-def test_the_replay_freezes_the_searched_model_form():
+def _weekly_counts(seed: int, mean: float) -> np.ndarray:
+    """300 days of Poisson demand plus a fixed weekly profile."""
+    rng = np.random.default_rng(seed)
+    return rng.poisson(mean, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+
+
+def _searched_form(y: np.ndarray):
+    """The ETS form AutoETS's search picks on y, and an AutoETS fixed to that form."""
     from statsforecast.models import AutoETS
 
+    searched = AutoETS(season_length=7).fit(y).model_["components"]
+    return searched, AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
+
+
+def test_the_replay_freezes_the_searched_model_form():
     from restock.planning.frozen import freeze
 
-    rng = np.random.default_rng(11)
-    y = rng.poisson(8.0, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    y = _weekly_counts(11, 8.0)
     guard = _settings().forecast.guard("AutoETS")
     form = freeze(guard, y[:200])
-    searched = AutoETS(season_length=7).fit(y[:200]).model_["components"]
+    searched, fixed = _searched_form(y[:200])
     assert form == f"ETS({searched})"
     # later fits use that form: the same forecast as ETS with the form fixed
-    fixed = AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
     got = guard.forecast(y=y, h=7)["mean"]
     assert got == pytest.approx(fixed.forecast(y=y, h=7)["mean"])
     assert freeze(_settings().forecast.guard("Naive"), y) is None
@@ -174,17 +184,15 @@ def test_the_replay_freezes_the_searched_model_form():
 def test_the_replay_freezes_the_searched_form_of_a_combinations_part():
     # a Mean(AutoETS+WindowAverage) searched its AutoETS part at every review and every
     # empirical-interval window (two thirds of the demo's replay CPU on 5% of its series)
-    from statsforecast.models import AutoETS, WindowAverage
+    from statsforecast.models import WindowAverage
 
     from restock.planning.frozen import freeze
 
-    rng = np.random.default_rng(11)
-    y = rng.poisson(8.0, 300) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    y = _weekly_counts(11, 8.0)
     guard = _settings().forecast.guard("Mean(AutoETS+WindowAverage)")
     form = freeze(guard, y[:200])
-    searched = AutoETS(season_length=7).fit(y[:200]).model_["components"]
+    searched, fixed = _searched_form(y[:200])
     assert form == f"ETS({searched})+WindowAverage"
-    fixed = AutoETS(season_length=7, model=searched[:3], damped=searched[3] != "N")
     parts = [fixed.forecast(y=y, h=7)["mean"], WindowAverage(window_size=28).forecast(
         y=y, h=7)["mean"]]
     assert guard.forecast(y=y, h=7)["mean"] == pytest.approx(np.mean(parts, axis=0))
@@ -201,8 +209,7 @@ def test_without_refit_a_review_carries_the_first_reviews_fit_forward(refit):
 
     from restock.planning.bucket_replay import forecast_at, prepare
 
-    rng = np.random.default_rng(3)
-    y = rng.poisson(10.0, 300).astype(float) + np.tile([0.0, 1, 2, 3, 4, 6, 9], 43)[:300]
+    y = _weekly_counts(3, 10.0).astype(float)
     y[-60:] += 30.0  # inside the replayed 91 days: a refit adapts, a carried fit less so
     settings = _settings(refit=refit)
     rec = {"sku_id": "S", "location_id": "L", "model": "AutoETS", "lead_time_days": 3.0,
