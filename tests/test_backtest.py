@@ -209,6 +209,25 @@ def test_the_registry_forecasts_a_combination_as_the_mean_of_its_parts():
         check_models(["Mean(Nope+TSB)"], "backtest.candidates.smooth")
 
 
+def test_a_combination_forecasts_the_mean_of_its_parts_own_forecasts_and_bounds():
+    # the backtest scores Mean(A+B)'s bounds as the mean of its parts' bounds; the forecast
+    # step fits each part by its own entry (AutoETS's native intervals, WindowAverage's
+    # empirical ones from refits of WindowAverage alone), not the whole mean per window
+    from restock.forecasting.guard import Guarded
+
+    def guard(name):
+        return Guarded(name, [], 7, interval_windows=3, interval_step=7)
+
+    y = poisson(8, 120, 3)
+    combo = guard("Mean(AutoETS+WindowAverage)")
+    got = combo.forecast(y=y, h=7, level=[80])
+    parts = [guard(p).forecast(y=y, h=7, level=[80]) for p in ("AutoETS", "WindowAverage")]
+    for key in ("mean", "lo-80", "hi-80"):
+        assert got[key] == pytest.approx(np.mean([np.clip(p[key], 0, None) for p in parts],
+                                                 axis=0))
+    assert combo.outcomes == [("Mean(AutoETS+WindowAverage)", "ok", "empirical", None)]
+
+
 def test_the_moving_average_spans_recent_periods_at_every_grain():
     # 28 days at D; at W and M (season = the year) 28 days in periods, at least 3 months,
     # not 4 seasons (48 months at M)

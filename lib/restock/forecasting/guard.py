@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.exog import multiplier, uplift_factors
-from restock.forecasting.models import ModelSpec, min_periods, spec_of
+from restock.forecasting.models import ModelSpec, mean_forecast, min_periods, spec_of
 
 
 class Guarded:
@@ -143,10 +143,18 @@ class Guarded:
         frozen: dict[str, Any] | None = None,
     ) -> tuple[dict[str, np.ndarray], str]:
         """Fit one model (or reuse its `frozen` fit); add intervals; refuse short histories
-        and non-finite output."""
+        and non-finite output. A Mean(A+B) fits each part so (a cheap part's empirical
+        intervals refit only that part, an MSTL part keeps its native ones and its fitted
+        state) and averages them."""
         least = min_periods(spec, self.season_length)
         if y.size < least:
             raise ValueError(f"needs at least {least} periods of history, got {y.size}")
+        if spec.parts:
+            fits = [self._one(part, part_spec, y, h, level, frozen=frozen)
+                    for part, part_spec in spec.parts]
+            methods = [method for _, method in fits]
+            return (mean_forecast([result for result, _ in fits]),
+                    "empirical" if "empirical" in methods else methods[0])
         levels = list(level) if level else None
         native = "native" if level else "none"
         reuse = frozen is not None and spec.forward and X is None and spec.native_intervals

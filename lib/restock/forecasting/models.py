@@ -32,6 +32,7 @@ class ModelSpec:
     min_years: float = 0.0  # the fewest years of history it accepts
     calendar: bool = True
     forward: bool = False
+    parts: tuple[tuple[str, ModelSpec], ...] = ()  # a Mean(A+B)'s models, fitted one by one
 
 
 # the season at W and M (`Grain.season_length`), which already is the year, and its grain
@@ -114,27 +115,43 @@ DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 _COMBINATION = re.compile(r"^Mean\((?P<parts>[A-Za-z_]+(\+[A-Za-z_]+)+)\)$")
 
 
-class Combination:
+def mean_forecast(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The mean of several models' forecasts (each clipped at 0), bounds averaged too.
 
     Averaging the forecasts of a few different models is the most robust answer to noisy
     model selection (the M competitions); averaging their quantiles is Vincentization.
     """
+    return {key: np.mean([np.clip(r[key], 0, None) for r in results], axis=0)
+            for key in results[0]}
 
-    def __init__(self, parts: Sequence[str], season_length: int,
-                 builds: Sequence[Callable[[int], Any]] | None = None) -> None:
-        """`builds`: one builder per part instead of the registry's (the replay's frozen
-        model forms)."""
-        builds = builds or [MODELS[p].build for p in parts]
+
+class Combination:
+    """A Mean(A+B) as one statsforecast-like model: the `mean_forecast` of its parts."""
+
+    def __init__(self, builds: Sequence[Callable[[int], Any]], season_length: int) -> None:
         self.parts = [build(season_length) for build in builds]
 
     def forecast(self, y: np.ndarray, h: int, level: Sequence[int] | None = None,
                  **_: Any) -> dict[str, np.ndarray]:
         """Forecast h days with every part; the mean of each output key."""
-        results = [p.forecast(y=y, h=h, level=list(level) if level else None)
-                   for p in self.parts]
-        return {key: np.mean([np.clip(r[key], 0, None) for r in results], axis=0)
-                for key in results[0]}
+        return mean_forecast([p.forecast(y=y, h=h, level=list(level) if level else None)
+                              for p in self.parts])
+
+
+def combined(parts: Sequence[tuple[str, ModelSpec]]) -> ModelSpec:
+    """The registry entry of the mean of these (name, spec) parts. `Guarded` fits each part
+    by its own entry (its intervals, native or empirical; its fitted state carried forward),
+    so a Mean(A+B) forecasts what the backtest scored: the mean of its parts' forecasts and
+    bounds (`windows.combinations_of`)."""
+    specs = [spec for _, spec in parts]
+    return ModelSpec(
+        lambda s: Combination([sp.build for sp in specs], s),
+        cost_rank=10 + sum(sp.cost_rank for sp in specs),
+        native_intervals=all(sp.native_intervals for sp in specs),
+        min_years=max(sp.min_years for sp in specs),
+        calendar=all(sp.calendar for sp in specs),
+        parts=tuple(parts),
+    )
 
 
 def combination_name(parts: Sequence[str]) -> str:
@@ -153,14 +170,7 @@ def spec_of(name: str) -> ModelSpec:
     parts = combination_parts(name)
     if parts is None:
         return MODELS[name]
-    specs = [MODELS[p] for p in parts]  # KeyError for an unknown part, as for a name
-    return ModelSpec(
-        lambda s: Combination(parts, s),
-        cost_rank=10 + sum(sp.cost_rank for sp in specs),
-        native_intervals=all(sp.native_intervals for sp in specs),
-        min_years=max(sp.min_years for sp in specs),
-        calendar=all(sp.calendar for sp in specs),
-    )
+    return combined([(p, MODELS[p]) for p in parts])  # KeyError for an unknown part
 
 
 def check_models(names: Sequence[str], where: str) -> list[str]:

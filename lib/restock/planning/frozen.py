@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from statsforecast import models as sf
 
-from restock.forecasting.models import MODELS, Combination, combination_parts, min_periods
+from restock.forecasting.models import MODELS, combination_parts, combined, min_periods
 
 FROZEN = ("AutoETS", "AutoETSWeekly", "AutoARIMA")
 
@@ -38,20 +38,19 @@ def freeze(guard: Any, y: np.ndarray) -> str | None:
         if found is None:
             return None
         build, form = found
+        spec = dataclasses.replace(spec, build=build)
     else:
-        builds, forms = [], []
+        specs, forms = [], []
         for part in parts:
             found = _searched(part, MODELS[part].build, guard.season_length, y)
-            builds.append(found[0] if found else MODELS[part].build)
+            specs.append((part, dataclasses.replace(MODELS[part], build=found[0])
+                          if found else MODELS[part]))
             forms.append(found[1] if found else part)
         if forms == parts:
             return None
-
-        def build(s: int, builds: list = builds) -> Combination:
-            return Combination(parts, s, builds)
-
+        spec = combined(specs)
         form = "+".join(forms)
-    guard.chain[0] = (name, dataclasses.replace(spec, build=build))
+    guard.chain[0] = (name, spec)
     return form
 
 
