@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import TEST_SPARK
 
+from restock.app import pipeline
 from restock.app.cli import main
 from restock.io import tables
 from restock.planning.planner import PLAN_SCHEMA
@@ -38,13 +39,18 @@ def warehouse(spark, tmp_path_factory) -> str:
     # replay a given run's forecasts); before t1, so that t1 is the latest run
     assert restock(path, "simulate", "--run-id", "s1",
                    "--set", "simulation.holdout_days=56",
-                   "--set", "simulation.min_train_days=42") == 0
+                   "--set", "simulation.min_train_days=42",
+                   "--set", "simulation.sample_share=0.5") == 0
     assert restock(path, "run", "--run-id", "t1", "--backtest") == 0
     return path
 
 
 def _conf(base_conf: dict, warehouse: str) -> dict:
     return {**base_conf, "warehouse": warehouse}
+
+
+def _series(rows: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(map(tuple, rows[["sku_id", "location_id"]].drop_duplicates().values))
 
 
 def _run_rows(spark, conf, name: str, run_id: str) -> pd.DataFrame:
@@ -142,6 +148,13 @@ def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base
     assert {"profile", "backtest", "forecast"} <= set(jobs.index)
     assert set(jobs["status"]) == {"succeeded"}
     assert (sim["status"] == "ok").any()
+    # the profile ranks every series; the backtest and forecast fit only the replay's
+    # sample (sample_share 0.5), the same stable-hash half the replay picks
+    profiled = _run_rows(spark, conf, "series_profile", fit_run)[["sku_id", "location_id"]]
+    sampled = pipeline.in_sample(spark.createDataFrame(profiled), 0.5).toPandas()
+    assert 0 < len(sampled) < len(profiled)
+    assert _series(fitted) == _series(sampled) == _series(sim)
+    assert _series(_run_rows(spark, conf, "model_selection", fit_run)) == _series(sampled)
 
 
 @pytest.mark.smoke

@@ -294,10 +294,7 @@ def simulate_step(
     with run.recorded("simulate") as record:
         series = series_inputs(forecasts, inputs.item_params,
                                _run_rows(run, "series_profile", source))
-        if settings.sample_share < 1.0:
-            series = series.where(
-                F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(settings.sample_share * 10_000)
-            )
+        series = in_sample(series, settings.sample_share)
         buckets = replay_buckets(series.count(), settings, run.buckets(),
                                  run.spark.sparkContext.defaultParallelism)
         out = simulate(inputs.daily, series, settings=settings, as_of_date=run.as_of_date,
@@ -315,6 +312,16 @@ def simulate_step(
         record.message = f"forecasts from run {source}; series by status: " + ", ".join(
             f"{k} {v}" for k, v in sorted(statuses.items()))
     return _this_run(run, "simulation_summary")
+
+
+def in_sample(df: DataFrame, share: float) -> DataFrame:
+    """The series of `df` in the replay's sample (`simulation.sample_share`): a stable hash
+    of the keys, so the cut-off fit and the replay pick the same series."""
+    from pyspark.sql import functions as F
+
+    if share >= 1.0:
+        return df
+    return df.where(F.pmod(F.xxhash64(*KEYS), F.lit(10_000)) < int(share * 10_000))
 
 
 def _regressors(inputs: Inputs, last_date: dt.date) -> tuple[Events | None, DataFrame | None]:

@@ -63,13 +63,19 @@ def _profile(run: Run, state: State) -> dict[str, Any]:
     return {"profiled": pipeline.profile_step(run, state["inputs"])}
 
 
+def _fitted(state: State) -> Any:
+    """The profiled series the backtest and forecast fit: all, or the replay's sample in
+    `restock simulate`'s own cut-off fit (the profile still ranks ABC on every series)."""
+    return pipeline.in_sample(state["profiled"], state.options.get("sample_share", 1.0))
+
+
 def _backtest(run: Run, state: State) -> dict[str, Any]:
-    pipeline.backtest_step(run, state["inputs"], state["profiled"])
+    pipeline.backtest_step(run, state["inputs"], _fitted(state))
     return {"selection": True}
 
 
 def _forecast(run: Run, state: State) -> dict[str, Any]:
-    pipeline.forecast_step(run, state["inputs"], state["profiled"], state.options.get("models"))
+    pipeline.forecast_step(run, state["inputs"], _fitted(state), state.options.get("models"))
     return {"forecasts": run.run_id}
 
 
@@ -151,7 +157,9 @@ def fit_before_holdout(
     spark: SparkSession, settings: Settings, as_of_date: dt.date | None
 ) -> tuple[str, dt.date]:
     """Profile, backtest (model selection) and forecast at `as_of − simulation.holdout_days`
-    in a run of their own, so that no step sees the replayed days.
+    in a run of their own, so that no step sees the replayed days. The profile covers every
+    series (ABC ranks the whole assortment); the backtest and the forecast fit only the
+    series the replay samples (`simulation.sample_share`).
 
     Returns:
         That run's id and the replay's as-of date (by default the newest sales date).
@@ -164,7 +172,7 @@ def fit_before_holdout(
         as_of_date = tables.read(spark, settings.conf, "sales").agg(F.max("date")).first()[0]
     cutoff = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
     fit = Run(spark, settings.conf, runs.new_run_id(), cutoff, settings=settings)
-    execute("fit", fit)
+    execute("fit", fit, sample_share=settings.simulation.sample_share)
     return fit.run_id, as_of_date
 
 
