@@ -55,7 +55,7 @@ class JvmWatch(threading.Thread):
         try:
             for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                    return round(int(line.split()[1]) / 1024)
         except OSError:
             return None
         return None

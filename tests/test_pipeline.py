@@ -155,6 +155,10 @@ def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base
     assert 0 < len(sampled) < len(profiled)
     assert _series(fitted) == _series(sampled) == _series(sim)
     assert _series(_run_rows(spark, conf, "model_selection", fit_run)) == _series(sampled)
+    # the weekly-only reference is only a run summary's figure: t1 backtests it, the fit not
+    reference = "AutoETSWeekly"
+    assert reference in set(_run_rows(spark, conf, "backtest_metrics", "t1")["model"])
+    assert reference not in set(_run_rows(spark, conf, "backtest_metrics", fit_run)["model"])
 
 
 @pytest.mark.smoke

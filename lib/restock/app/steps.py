@@ -63,19 +63,24 @@ def _profile(run: Run, state: State) -> dict[str, Any]:
     return {"profiled": pipeline.profile_step(run, state["inputs"])}
 
 
-def _fitted(state: State) -> Any:
+def _fitted(run: Run, state: State) -> Any:
     """The profiled series the backtest and forecast fit: all, or the replay's sample in
     `restock simulate`'s own cut-off fit (the profile still ranks ABC on every series)."""
-    return pipeline.in_sample(state["profiled"], state.options.get("sample_share", 1.0))
+    share = state.options.get("sample_share", 1.0)
+    if share >= 1.0:
+        return state["profiled"]
+    sampled = pipeline.in_sample(state["profiled"], share)
+    run.series = sampled.count()  # the total of the progress lines' series estimate
+    return sampled
 
 
 def _backtest(run: Run, state: State) -> dict[str, Any]:
-    pipeline.backtest_step(run, state["inputs"], _fitted(state))
+    pipeline.backtest_step(run, state["inputs"], _fitted(run, state))
     return {"selection": True}
 
 
 def _forecast(run: Run, state: State) -> dict[str, Any]:
-    pipeline.forecast_step(run, state["inputs"], _fitted(state), state.options.get("models"))
+    pipeline.forecast_step(run, state["inputs"], _fitted(run, state), state.options.get("models"))
     return {"forecasts": run.run_id}
 
 
@@ -159,7 +164,9 @@ def fit_before_holdout(
     """Profile, backtest (model selection) and forecast at `as_of − simulation.holdout_days`
     in a run of their own, so that no step sees the replayed days. The profile covers every
     series (ABC ranks the whole assortment); the backtest and the forecast fit only the
-    series the replay samples (`simulation.sample_share`).
+    series the replay samples (`simulation.sample_share`), and the backtest leaves out the
+    weekly-only reference (`calendar.benchmark`: it scores no candidate, and only a run's
+    summary reports it).
 
     Returns:
         That run's id and the replay's as-of date (by default the newest sales date).
@@ -171,7 +178,9 @@ def fit_before_holdout(
     if as_of_date is None:
         as_of_date = tables.read(spark, settings.conf, "sales").agg(F.max("date")).first()[0]
     cutoff = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
-    fit = Run(spark, settings.conf, runs.new_run_id(), cutoff, settings=settings)
+    # conf, not the settings tree: a run rebuilds its tree from conf when it fixes the grain
+    conf = {**settings.conf, "calendar": {**settings.conf.get("calendar", {}), "benchmark": None}}
+    fit = Run(spark, conf, runs.new_run_id(), cutoff)
     execute("fit", fit, sample_share=settings.simulation.sample_share)
     return fit.run_id, as_of_date
 
