@@ -34,7 +34,7 @@ PYTHON      = $(firstword $(foreach p,$(PYTHON_CANDIDATES),\
 endif
 JARS_OK    := $(JARS_DIR)/COORDINATES
 ENV        ?= local
-SERIES     ?= 500
+SERIES     ?= 300
 DAYS       ?= 1095
 SEED       ?= 42
 SIM_SHARE  ?= 0.5

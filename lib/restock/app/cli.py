@@ -137,7 +137,7 @@ def run_cmd(run_id, as_of_date, models, backtest, **options) -> None:
 
 
 @cli.command("demo")
-@click.option("--series", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--series", type=click.IntRange(1), default=300, show_default=True)
 @click.option("--days", type=click.IntRange(28), default=1095, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--sim-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
