@@ -3,9 +3,9 @@ generated series x 365 days, with cheap models for most series and AutoETS for ~
 
 Prints per-step seconds, series per second per core, the framework's own cost per series
 (the same run with a trivial model, Naive, for every series: everything but model
-fitting), peak driver memory (Python RSS; JVM heap used and resident size), the output
-tables' file counts and sizes, and a sizing line: cores for 1M and 10M series in a
-15-minute window. One process, one Spark session (local[*] of conf/local.yaml).
+fitting), peak driver memory (Python RSS; JVM heap used and resident size; the JVM's live
+heap after a full GC at each step's end), the output tables' file counts and sizes, and a
+sizing line: cores for 1M and 10M series in a 15-minute window. One process, one Spark session (local[*] of conf/local.yaml).
 
     python bench/scale.py --series 10000 [--json out.jsonl]
 
@@ -40,6 +40,7 @@ class JvmWatch(threading.Thread):
         self.runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()
         self.pid = spark.sparkContext._gateway.proc.pid
         self.peak_heap = 0
+        self.live: list[int] = []  # MB after a full GC, per step (`timed_run`)
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -49,6 +50,12 @@ class JvmWatch(threading.Thread):
             except Exception:  # noqa: BLE001 - the session is stopping
                 return
             self.peak_heap = max(self.peak_heap, used)
+
+    def live_mb(self) -> int:
+        """The JVM's used heap right after a full GC: what it holds, not what G1 has yet
+        to collect (the sampled peak fills toward spark.driver.memory before it collects)."""
+        self.runtime.gc()
+        return round((self.runtime.totalMemory() - self.runtime.freeMemory()) / 2**20)
 
     def resident_peak_mb(self) -> float | None:
         """VmHWM of the JVM process."""
@@ -75,8 +82,9 @@ def mixed_routes(cheap: str, etl_share: float, expensive: str = "AutoETS"):
     return routes
 
 
-def timed_run(spark, conf, run_id: str, routes) -> dict[str, float]:
-    """The pipeline's steps of `restock run --no-backtest`; seconds per step."""
+def timed_run(spark, conf, run_id: str, routes, watch: JvmWatch) -> dict[str, float]:
+    """The pipeline's steps of `restock run --no-backtest`; seconds per step. Appends the
+    JVM's live heap after each step, and after the inputs are unpersisted, to watch.live."""
     from restock.app import pipeline
     from restock.spark.progress import ProgressSettings
 
@@ -86,6 +94,7 @@ def timed_run(spark, conf, run_id: str, routes) -> dict[str, float]:
     t = time.perf_counter()
     inputs = pipeline.read_inputs(run, ("sales", "item_params", "inventory"))
     seconds["ingest"] = time.perf_counter() - t
+    watch.live.append(watch.live_mb())
     steps = [
         ("quality", lambda: pipeline.quality_step(run, inputs, END_DATE)),
         ("profile", lambda: pipeline.profile_step(run, inputs)),
@@ -95,17 +104,21 @@ def timed_run(spark, conf, run_id: str, routes) -> dict[str, float]:
         t = time.perf_counter()
         result = call()
         seconds[name] = time.perf_counter() - t
+        watch.live.append(watch.live_mb())
         profiled = result if name == "profile" else profiled
     t = time.perf_counter()
     pipeline.forecast_step(run, inputs, profiled, "routed")
     seconds["forecast"] = time.perf_counter() - t
+    watch.live.append(watch.live_mb())
     t = time.perf_counter()
     pipeline.plan_step(run, inputs)
     seconds["plan"] = time.perf_counter() - t
+    watch.live.append(watch.live_mb())
     for df in (inputs.daily, inputs.item_params, inputs.inventory, inputs.calendar,
                inputs.promotions):
         if df is not None:
             df.unpersist()
+    watch.live.append(watch.live_mb())
     return seconds
 
 
@@ -156,8 +169,8 @@ def main() -> None:
         tables.write_input(df, conf, name, "bench scale")
     generate_s = time.perf_counter() - t
 
-    trivial = timed_run(spark, conf, "scale-trivial", mixed_routes(args.trivial, 0.0))
-    mixed = timed_run(spark, conf, "scale-mix", mixed_routes(args.cheap, args.etl_share))
+    trivial = timed_run(spark, conf, "scale-trivial", mixed_routes(args.trivial, 0.0), watch)
+    mixed = timed_run(spark, conf, "scale-mix", mixed_routes(args.cheap, args.etl_share), watch)
     watch.halt.set()
     result = summarise(args, cores, generate_s, trivial, mixed, watch, table_files(spark, conf))
     print_result(result)
@@ -188,6 +201,8 @@ def summarise(args, cores, generate_s, trivial, mixed, watch, files) -> dict:
         "driver_python_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "driver_jvm_heap_peak_mb": round(watch.peak_heap / 2**20),
         "driver_jvm_resident_peak_mb": watch.resident_peak_mb(),
+        "driver_jvm_live_max_mb": max(watch.live),
+        "driver_jvm_live_end_mb": watch.live[-1],
         "tables": files,
         "cores_1m": round(1e6 * core_s_per_series / WINDOW_SECONDS, 1),
         "cores_10m": round(1e7 * core_s_per_series / WINDOW_SECONDS, 1),
@@ -207,6 +222,8 @@ def print_result(r: dict) -> None:
           f"{r['framework_forecast_ms_per_series']} in the forecast step (trivial model)")
     print(f"driver peak: Python RSS {r['driver_python_peak_mb']} MB, JVM heap used "
           f"{r['driver_jvm_heap_peak_mb']} MB, JVM resident {r['driver_jvm_resident_peak_mb']} MB")
+    print(f"JVM live heap after a full GC: at most {r['driver_jvm_live_max_mb']} MB after a "
+          f"step, {r['driver_jvm_live_end_mb']} MB once the run's inputs are unpersisted")
     for name, f in r["tables"].items():
         print(f"table {name:<15} {f['files']:>5} files {f['mb']:>9.2f} MB current; "
               f"{f['files_on_disk']:>5} files {f['mb_on_disk']:>9.2f} MB on disk")
