@@ -5,7 +5,8 @@ Prints per-step seconds, series per second per core, the framework's own cost pe
 (the same run with a trivial model, Naive, for every series: everything but model
 fitting), peak driver memory (Python RSS; JVM heap used and resident size; the JVM's live
 heap after a full GC at each step's end), the output tables' file counts and sizes, and a
-sizing line: cores for 1M and 10M series in a 15-minute window. One process, one Spark session (local[*] of conf/local.yaml).
+sizing line: cores for 1M and 10M series in a 15-minute window. One process, one Spark
+session (local[*] of conf/local.yaml).
 
     python bench/scale.py --series 10000 [--json out.jsonl]
 

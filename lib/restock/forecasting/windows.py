@@ -82,7 +82,8 @@ def cross_validate(
 
 def combinations_of(fits: list[Fit], size: int) -> list[Fit]:
     """Mean(A+B...) of every 2 .. `size` fitted models, on the series they share: the mean
-    of their (clipped) window forecasts and bounds, what `models.mean_forecast` gives a Mean(A+B)."""
+    of their (clipped) window forecasts and bounds, as `models.mean_forecast` averages a
+    Mean(A+B)'s parts."""
     out = []
     for k in range(2, size + 1):
         for parts in combinations(sorted(fits, key=lambda f: f.model), k):
