@@ -92,29 +92,20 @@ def timed_run(spark, conf, run_id: str, routes, watch: JvmWatch) -> dict[str, fl
     pipeline.routes_for = routes
     run = pipeline.Run(spark, conf, run_id, progress=ProgressSettings.from_conf(conf))
     seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    inputs = pipeline.read_inputs(run, ("sales", "item_params", "inventory"))
-    seconds["ingest"] = time.perf_counter() - t
-    watch.live.append(watch.live_mb())
-    steps = [
-        ("quality", lambda: pipeline.quality_step(run, inputs, END_DATE)),
-        ("profile", lambda: pipeline.profile_step(run, inputs)),
-    ]
-    profiled = None
-    for name, call in steps:
+
+    def timed(name: str, call):
         t = time.perf_counter()
         result = call()
         seconds[name] = time.perf_counter() - t
         watch.live.append(watch.live_mb())
-        profiled = result if name == "profile" else profiled
-    t = time.perf_counter()
-    pipeline.forecast_step(run, inputs, profiled, "routed")
-    seconds["forecast"] = time.perf_counter() - t
-    watch.live.append(watch.live_mb())
-    t = time.perf_counter()
-    pipeline.plan_step(run, inputs)
-    seconds["plan"] = time.perf_counter() - t
-    watch.live.append(watch.live_mb())
+        return result
+
+    inputs = timed("ingest", lambda: pipeline.read_inputs(
+        run, ("sales", "item_params", "inventory")))
+    timed("quality", lambda: pipeline.quality_step(run, inputs, END_DATE))
+    profiled = timed("profile", lambda: pipeline.profile_step(run, inputs))
+    timed("forecast", lambda: pipeline.forecast_step(run, inputs, profiled, "routed"))
+    timed("plan", lambda: pipeline.plan_step(run, inputs))
     for df in (inputs.daily, inputs.item_params, inputs.inventory, inputs.calendar,
                inputs.promotions):
         if df is not None:

@@ -60,27 +60,23 @@ def _quality(run: Run, state: State) -> dict[str, Any]:
 
 
 def _profile(run: Run, state: State) -> dict[str, Any]:
-    return {"profiled": pipeline.profile_step(run, state["inputs"])}
-
-
-def _fitted(run: Run, state: State) -> Any:
-    """The profiled series the backtest and forecast fit: all, or the replay's sample in
-    `restock simulate`'s own cut-off fit (the profile still ranks ABC on every series)."""
+    """Profile every series (ABC ranks the whole assortment); hand on the series the later
+    steps fit: all, or the replay's sample in `restock simulate`'s own cut-off fit."""
+    profiled = pipeline.profile_step(run, state["inputs"])
     share = state.options.get("sample_share", 1.0)
-    if share >= 1.0:
-        return state["profiled"]
-    sampled = pipeline.in_sample(state["profiled"], share)
-    run.series = sampled.count()  # the total of the progress lines' series estimate
-    return sampled
+    if share < 1.0:
+        profiled = pipeline.in_sample(profiled, share)
+        run.series = profiled.count()  # the total of the progress lines' series estimate
+    return {"profiled": profiled}
 
 
 def _backtest(run: Run, state: State) -> dict[str, Any]:
-    pipeline.backtest_step(run, state["inputs"], _fitted(run, state))
+    pipeline.backtest_step(run, state["inputs"], state["profiled"])
     return {"selection": True}
 
 
 def _forecast(run: Run, state: State) -> dict[str, Any]:
-    pipeline.forecast_step(run, state["inputs"], _fitted(run, state), state.options.get("models"))
+    pipeline.forecast_step(run, state["inputs"], state["profiled"], state.options.get("models"))
     return {"forecasts": run.run_id}
 
 
