@@ -60,11 +60,15 @@ from restock.io.tables import SERIES_KEYS
 
 KEYS = SERIES_KEYS
 WEEKLY = ["SeasonalNaive", "AutoETS", "AutoARIMA", "routing", "selection", "default",
-          "default_mase", "default_refit"]
-SELECTING = ("selection", "default", "default_mase", "default_refit", "calendar")
+          "default_mase", "default_refit", "default_search"]
+SELECTING = ("selection", "default", "default_mase", "default_refit", "default_search",
+             "calendar")
 STRATEGIES = [*WEEKLY, "calendar", *BASELINES]
-# default_refit (the backtest refitting every window) is the before of backtest.refit
-DEFAULT_STRATEGIES = [s for s in STRATEGIES if s not in ("AutoARIMA", "default_refit")]
+# default_refit (the backtest refitting every window) is the before of backtest.refit;
+# default_search (the forecast searching AutoETS/ARIMA/MSTL forms anew) the before of the
+# forecast fitting the backtest's searched form (model_selection.form)
+DEFAULT_STRATEGIES = [s for s in STRATEGIES
+                      if s not in ("AutoARIMA", "default_refit", "default_search")]
 
 
 def load_sales(args: argparse.Namespace, spark, conf: dict) -> None:
@@ -205,14 +209,18 @@ def run_strategy(name: str, data: dict) -> tuple[str, pd.DataFrame, float]:
             bt = dataclasses.replace(bt, refit=True)
         ranked = backtest_bucket(train, data["candidates"][kind], settings=bt,
                                  as_of_date=data["train_end"], events=events)
+        series = ranked[ranked["scope"] == "series"]
         if name == "selection":
-            chosen = ranked[(ranked["scope"] == "series") & ranked["selected"]]
-        else:
-            chosen = select_frame(ranked, data["classes"], bt)
-        routes = routes.merge(chosen[[*KEYS, "model"]].rename(columns={"model": "selected"}),
-                              on=KEYS, how="left")
+            chosen = series[series["selected"]]
+        else:  # with the form the backtest searched, as model_selection carries it
+            chosen = select_frame(ranked, data["classes"], bt).merge(
+                series[[*KEYS, "model", "form"]], on=[*KEYS, "model"], how="left")
+        routes = routes[[*KEYS, "model"]].merge(chosen[[*KEYS, "model", "form"]].rename(
+            columns={"model": "selected"}), on=KEYS, how="left")
         routes["model"] = routes["selected"].fillna(routes["model"])
-        routes = routes[[*KEYS, "model"]]
+        routes = routes[[*KEYS, "model", "form"]]
+        if name == "default_search":
+            routes = routes.drop(columns="form")
     elif name != "routing":
         routes = routes[KEYS].assign(model=name)
     out = forecast_bucket(train, routes, settings=fc, as_of_date=data["train_end"],

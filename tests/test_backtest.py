@@ -225,7 +225,7 @@ def test_a_combination_forecasts_the_mean_of_its_parts_own_forecasts_and_bounds(
     for key in ("mean", "lo-80", "hi-80"):
         assert got[key] == pytest.approx(np.mean([np.clip(p[key], 0, None) for p in parts],
                                                  axis=0))
-    assert combo.outcomes == [("Mean(AutoETS+WindowAverage)", "ok", "empirical", None)]
+    assert combo.outcomes == [("Mean(AutoETS+WindowAverage)", "ok", "empirical", None, None)]
 
 
 def test_the_moving_average_spans_recent_periods_at_every_grain():

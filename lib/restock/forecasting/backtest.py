@@ -123,7 +123,7 @@ def output_schema(levels: tuple[int, ...]) -> str:
     return (
         "sku_id string, location_id string, model string, scope string, cutoff date, "
         f"n bigint, {numbers}{per_level}, rank int, selected boolean, status string, "
-        "error string, cum_error array<double>"
+        "error string, form string, cum_error array<double>"
     )
 
 
@@ -148,7 +148,8 @@ def backtest_bucket(
 
     Returns:
         `window` rows (series × model × cutoff, with the cumulative errors) and `series`
-        rows (series × model, pooled over windows, ranked; rank 1 is `selected`). Models
+        rows (series × model, pooled over windows, ranked; rank 1 is `selected`), each
+        with the searched form of a model fitted once (`forms`, `refit: false`). Models
         include the Mean(A+B) combinations of each series' ranked candidates
         (`combination_size`), scored from their parts' window forecasts without a refit.
     """
@@ -197,6 +198,7 @@ def _series_rows(windows: pd.DataFrame, s: BacktestSettings) -> pd.DataFrame:
     out = g[averaged].mean().join(g[["n", *SUM_NAMES]].sum())
     out["failed"] = g["status"].agg(lambda st: (st == "failed").any())
     out["error"] = g["error"].first()
+    out["form"] = g["form"].last()  # the latest window's (refit false: the first cutoff's)
     out = out.reset_index()
     out["mae"] = out["sum_abs_error"] / out["n"]
     out["rmse"] = np.sqrt(out["mse"])
@@ -311,14 +313,15 @@ def metrics_table(results: DataFrame, profile: DataFrame, levels: tuple[int, ...
 
 
 def selection_table(results: DataFrame, metric: str) -> DataFrame:
-    """`model_selection`: each series' selected model, its score and the runner-up (the
-    best-ranked other model)."""
+    """`model_selection`: each series' selected model, its searched form (the forecast fits
+    it, `restock.forecasting.forms`), its score and the runner-up (the best-ranked other
+    model)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     series = results.where((F.col("scope") == "series") & F.col("rank").isNotNull())
     best = series.where(F.col("selected")).select(
-        "sku_id", "location_id", "model", F.col(metric).alias("score"),
+        "sku_id", "location_id", "model", "form", F.col(metric).alias("score"),
         F.col("mae").alias("mae"), F.col("n").alias("n_points"),
     )
     others = series.where(~F.col("selected")).withColumn(

@@ -92,11 +92,11 @@ class ForecastSettings:
             availability=availability_of(data, grain, season),
         )
 
-    def guard(self, model: str) -> Guarded:
-        """The guarded statsforecast model for one requested model."""
+    def guard(self, model: str, form: str | None = None) -> Guarded:
+        """The guarded statsforecast model for one requested model (and searched form)."""
         return Guarded(
             model, self.fallback_models, self.season_length,
-            self.interval_windows, self.interval_step_days, self.uplift,
+            self.interval_windows, self.interval_step_days, self.uplift, form,
         )
 
 
@@ -138,7 +138,9 @@ def forecast_bucket(
         history: sku_id, location_id, day (period index), quantity[, promo, open]; periods
             after as_of ignored.
             Rows with a null quantity are promotion days (see `per_bucket`).
-        routes: sku_id, location_id, model — one row per series and requested model.
+        routes: sku_id, location_id, model[, form] — one row per series and requested
+            model; a form (`restock.forecasting.forms`, the backtest's) fits only that
+            form's parameters.
         settings: horizon, levels, fallbacks, interval settings.
         as_of_date: last day of history; forecasts start the day after.
         events: calendar events and whether promotions are known; None = no regressors.
@@ -157,11 +159,12 @@ def forecast_bucket(
                         settings.grain.index_of(as_of_date), settings.max_train_days,
                         settings.outliers, settings.availability)
     exog = Exog.build(panel, promo, events) if events is not None else None
-    routes = routes.assign(code=panel.codes_of(routes))
+    form = routes["form"].fillna("") if "form" in routes else ""
+    routes = routes.assign(code=panel.codes_of(routes), form=form)
     routes = routes[routes["code"] >= 0]
     parts = [
-        _forecast_group(panel, group["code"].to_numpy(), model, settings, exog)
-        for model, group in routes.groupby("model", sort=True)
+        _forecast_group(panel, group["code"].to_numpy(), model, settings, exog, form or None)
+        for (model, form), group in routes.groupby(["model", "form"], sort=True)
     ]
     if not parts:
         return pd.DataFrame(columns=columns)
@@ -232,14 +235,14 @@ def closed_to_zero(out: pd.DataFrame, events: Events | None, weekly: pd.DataFram
 
 def _forecast_group(
     panel: Panel, codes: np.ndarray, model: str, settings: ForecastSettings,
-    exog: Exog | None = None,
+    exog: Exog | None = None, form: str | None = None,
 ) -> pd.DataFrame:
-    """One StatsForecast(n_jobs=1) call for the series routed to one model."""
+    """One StatsForecast(n_jobs=1) call for the series routed to one model and form."""
     from statsforecast import StatsForecast
 
     codes = np.sort(codes)
     h = settings.horizon_days
-    guard = settings.guard(model)
+    guard = settings.guard(model, form)
     sf = StatsForecast(models=[guard], freq=1, n_jobs=1)
     levels = list(settings.levels)
     if exog is None:

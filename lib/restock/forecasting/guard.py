@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.exog import multiplier, uplift_factors
+from restock.forecasting.forms import fitted_label, with_form
 from restock.forecasting.models import ModelSpec, mean_forecast, min_periods, spec_of
 
 
@@ -20,7 +21,11 @@ class Guarded:
     primary model, then each fallback, and treats an exception or a non-finite forecast
     as a failure. Models without native intervals get empirical ones: signed errors of
     rolling-origin refits on the series' own history, pooled over windows and steps.
-    `outcomes` logs, per call, (model used, status, interval method, error).
+    `outcomes` logs, per call, (model used, status, interval method, error, form): the
+    form (`restock.forecasting.forms`) of a primary model fitted once and carried forward.
+
+    `form`: the primary model's searched form (the backtest's); the guard fits that form
+    first, and the model's full search only if it fails, before any fallback.
 
     Exogenous indicators (X for history, X_future for the horizon, see
     `restock.forecasting.exog`) go
@@ -38,14 +43,17 @@ class Guarded:
         interval_windows: int,
         interval_step: int,
         uplift: tuple[str, int, int] = ("none", 0, 0),
+        form: str | None = None,
     ) -> None:
         self.alias = model
         self.chain = [(n, spec_of(n)) for n in [model, *[f for f in fallbacks if f != model]]]
+        if form:
+            self.chain.insert(0, (model, with_form(model, self.chain[0][1], form)))
         self.season_length = season_length
         self.interval_windows = interval_windows
         self.interval_step = interval_step
         self.uplift = uplift  # (mode, min_event_days, baseline_days)
-        self.outcomes: list[tuple[str | None, str, str, str | None]] = []
+        self.outcomes: list[tuple[str | None, str, str, str | None, str | None]] = []
         self._fitted: dict[str, Any] = {}  # per series, between `fit` and its `forward`s
 
     uses_exog = False
@@ -99,7 +107,7 @@ class Guarded:
     ) -> dict[str, np.ndarray]:
         """The first model of the chain that succeeds; its outcome logged."""
         first_error = None
-        for position, (name, spec) in enumerate(self.chain):
+        for name, spec in self.chain:
             try:
                 with warnings.catch_warnings():  # a failure is recorded, not warned about
                     warnings.simplefilter("ignore")
@@ -108,10 +116,12 @@ class Guarded:
             except Exception as exc:  # noqa: BLE001 - any model failure is contained here
                 first_error = first_error or f"{name}: {type(exc).__name__}: {exc}"[:500]
                 continue
-            status = "ok" if position == 0 else "fallback"
-            self.outcomes.append((name, status, method, first_error))
+            primary = name == self.alias
+            form = fitted_label(name, frozen) if primary and frozen else None
+            self.outcomes.append((name, "ok" if primary else "fallback", method, first_error,
+                                  form))
             return result
-        self.outcomes.append((None, "failed", "none", first_error))
+        self.outcomes.append((None, "failed", "none", first_error, None))
         nan = np.full(h, np.nan)
         return {"mean": nan, **{f"{s}-{lv}": nan for lv in level or () for s in ("lo", "hi")}}
 
@@ -214,7 +224,8 @@ class Guarded:
 
 
 def outcomes_frame(guard: Guarded, expected: int, what: str) -> pd.DataFrame:
-    """The guard's log as a frame (fitted, status, method, error), one row per series call.
+    """The guard's log as a frame (fitted, status, method, error, form), one row per series
+    call.
 
     statsforecast calls the guard once per series in the order it was given them; a count
     that differs means the log cannot be matched back to the series, so it fails loudly
@@ -223,7 +234,7 @@ def outcomes_frame(guard: Guarded, expected: int, what: str) -> pd.DataFrame:
     if len(guard.outcomes) != expected:
         raise RuntimeError(f"{what}: {len(guard.outcomes)} guard outcomes for {expected} series "
                            "calls; statuses cannot be matched to series")
-    return pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error"])
+    return pd.DataFrame(guard.outcomes, columns=["fitted", "status", "method", "error", "form"])
 
 
 def rolling_windows(

@@ -70,7 +70,7 @@ def min_periods(spec: ModelSpec, season_length: int) -> int:
     return math.ceil(spec.min_years * year_periods(season_length))
 
 
-def _mstl(season_length: int, trend: Any) -> Any:
+def mstl_of(season_length: int, trend: Any) -> Any:
     """MSTL with the weekly (season_length) and the yearly cycle at D, the yearly one alone
     at W and M; `trend` fits the rest (R's STL loess jumps, `restock.forecasting.mstl`)."""
     seasons = sorted({season_length, year_periods(season_length)})
@@ -106,9 +106,9 @@ MODELS: dict[str, ModelSpec] = {
     # weekly + yearly seasonality; the trend by non-seasonal AutoETS, or by AutoARIMA with
     # the exogenous regressors (promotions, events)
     # (two whole years: STL estimates a yearly component from less without complaint)
-    "MSTL": ModelSpec(lambda s: _mstl(s, sf.AutoETS(model="ZZN")), 6, True,
+    "MSTL": ModelSpec(lambda s: mstl_of(s, sf.AutoETS(model="ZZN")), 6, True,
                       min_years=2, forward=True),
-    "MSTL_ARIMA": ModelSpec(lambda s: _mstl(s, sf.AutoARIMA()), 8, True, exogenous=True,
+    "MSTL_ARIMA": ModelSpec(lambda s: mstl_of(s, sf.AutoARIMA()), 8, True, exogenous=True,
                             min_years=2),
 }
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")

@@ -33,6 +33,7 @@ class Fit:
     yhat: np.ndarray
     intervals: dict[int, tuple[np.ndarray, np.ndarray]]
     errors: np.ndarray | None  # per row, the guard's error text
+    forms: np.ndarray | None = None  # per row, the fitted form (`forms.label`) or None
 
     @property
     def code(self) -> np.ndarray:
@@ -77,6 +78,7 @@ def cross_validate(
         {lv: (masked(column(f"{model}-lo-{lv}")), masked(column(f"{model}-hi-{lv}")))
          for lv in s.levels},
         errors["error"].to_numpy(),
+        errors["form"].to_numpy(),
     )
 
 
@@ -99,8 +101,20 @@ def combinations_of(fits: list[Fit], size: int) -> list[Fit]:
                 {lv: tuple(mean([f.intervals[lv][i][r] for f, r in zip(parts, rows, strict=True)])
                            for i in (0, 1)) for lv in parts[0].intervals},
                 None,
+                _joined_forms(parts, rows),
             ))
     return out
+
+
+def _joined_forms(parts: tuple[Fit, ...], rows: list[np.ndarray]) -> np.ndarray:
+    """Per row of a Mean(A+B...): its parts' forms joined by `+` (a part without one by its
+    name, as `forms.fitted_label`), None where no part has a form."""
+    columns = [f.forms[r] if f.forms is not None else np.full(r.size, None)
+               for f, r in zip(parts, rows, strict=True)]
+    joined = [None if not any(found) else
+              "+".join(form or f.model for form, f in zip(found, parts, strict=True))
+              for found in zip(*columns, strict=True)]
+    return np.array(joined, dtype=object)
 
 
 def window_rows(panel: Panel, fit: Fit, scales: dict, grain: Grain) -> pd.DataFrame:
@@ -117,6 +131,7 @@ def window_rows(panel: Panel, fit: Fit, scales: dict, grain: Grain) -> pd.DataFr
     out["cutoff"] = grain.ends(fit.cutoff)
     out["status"] = np.where(failed, "failed", "ok")
     out["error"] = fit.errors
+    out["form"] = fit.forms
     out["cum_error"] = list(np.cumsum(fit.y - fit.yhat, axis=1))
     return out
 

@@ -83,7 +83,8 @@ def routes(
     models: str | tuple[str, ...],
     selection: DataFrame | None,
 ) -> DataFrame:
-    """sku_id, location_id, model: the model(s) to fit per live series.
+    """sku_id, location_id, model, form: the model(s) to fit per live series, and the
+    searched form the selection's backtest found for its model (null: search it).
 
     Args:
         spark: the session (for the forced-model frame).
@@ -101,15 +102,17 @@ def routes(
     routed = routed.withColumn(
         "model", F.when(yearly, F.lit(cal.yearly_model)).otherwise(F.col("model"))
     )
-    live = routed.where(F.col("model").isNotNull())
+    live = routed.where(F.col("model").isNotNull()).withColumn(
+        "form", F.lit(None).cast("string"))
     if models in ("routed", "auto"):
         if models == "auto" and selection is not None:
-            chosen = selection.select(*SERIES_KEYS, F.col("model").alias("selected"))
+            chosen = selection.select(*SERIES_KEYS, F.col("model").alias("selected"),
+                                      F.col("form").alias("selected_form"))
             live = live.join(chosen, SERIES_KEYS, "left").withColumn(
                 "model", F.coalesce("selected", "model")
-            )
-        return live.select(*SERIES_KEYS, "model")
-    forced = spark.createDataFrame([(n,) for n in models], "model string")
+            ).withColumn("form", F.col("selected_form"))
+        return live.select(*SERIES_KEYS, "model", "form")
+    forced = spark.createDataFrame([(n, None) for n in models], "model string, form string")
     return live.select(*SERIES_KEYS).crossJoin(F.broadcast(forced))
 
 
