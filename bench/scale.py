@@ -4,9 +4,9 @@ generated series x 365 days, with cheap models for most series and AutoETS for ~
 Prints per-step seconds, series per second per core, the framework's own cost per series
 (the same run with a trivial model, Naive, for every series: everything but model
 fitting), peak driver memory (Python RSS; JVM heap used and resident size; the JVM's live
-heap at each step's end, from the JDK's `jcmd GC.class_histogram`), the output tables' file counts and sizes, and a
-sizing line: cores for 1M and 10M series in a 15-minute window. One process, one Spark
-session (local[*] of conf/local.yaml).
+heap at each step's end, from the JDK's `jcmd GC.class_histogram`), the output tables'
+file counts and sizes, and a sizing line: cores for 1M and 10M series in a 15-minute
+window. One process, one Spark session (local[*] of conf/local.yaml).
 
     python bench/scale.py --series 10000 [--json out.jsonl]
 
@@ -64,7 +64,7 @@ class JvmWatch(threading.Thread):
             out = subprocess.run(["jcmd", str(self.pid), "GC.class_histogram"],
                                  capture_output=True, text=True, timeout=120, check=True)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise SystemExit(f"bench/scale.py needs the JDK's jcmd for the live heap: {exc}")
+            raise SystemExit(f"bench/scale.py needs the JDK's jcmd: {exc}") from exc
         total = next(line for line in out.stdout.splitlines() if line.startswith("Total"))
         return round(int(total.split()[2]) / 2**20)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,10 +63,15 @@ def fitted_label(name: str, fitted: dict[str, Any]) -> str | None:
     parts = combination_parts(name)
     if parts is None:
         return label(name, fitted[name]) if name in fitted else None
-    labels = [fitted_label(part, fitted) for part in parts]
-    if not any(labels):
+    return joined(parts, [fitted_label(part, fitted) for part in parts])
+
+
+def joined(parts: Sequence[str], forms: Sequence[str | None]) -> str | None:
+    """A Mean(A+B)'s form from its parts' forms: joined by `+`, a part without one by its
+    name; None when no part has one."""
+    if not any(forms):
         return None
-    return "+".join(found or part for found, part in zip(labels, parts, strict=True))
+    return "+".join(form or part for form, part in zip(forms, parts, strict=True))
 
 
 def with_form(name: str, spec: ModelSpec, form: str) -> ModelSpec:
@@ -88,10 +93,7 @@ def searched(name: str, spec: ModelSpec, season_length: int, y: np.ndarray) -> s
     without a form or a failed search."""
     parts = combination_parts(name)
     if parts is not None:
-        forms = [searched(part, MODELS[part], season_length, y) for part in parts]
-        if not any(forms):
-            return None
-        return "+".join(found or part for found, part in zip(forms, parts, strict=True))
+        return joined(parts, [searched(part, MODELS[part], season_length, y) for part in parts])
     if name not in FORMED:
         return None
     model = spec.build(season_length)

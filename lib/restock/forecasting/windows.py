@@ -13,6 +13,7 @@ import pandas as pd
 
 from restock.forecasting import metrics
 from restock.forecasting.exog import Exog
+from restock.forecasting.forms import joined
 from restock.forecasting.guard import Guarded, outcomes_frame
 from restock.forecasting.models import combination_name
 from restock.forecasting.panel import Panel
@@ -107,14 +108,12 @@ def combinations_of(fits: list[Fit], size: int) -> list[Fit]:
 
 
 def _joined_forms(parts: tuple[Fit, ...], rows: list[np.ndarray]) -> np.ndarray:
-    """Per row of a Mean(A+B...): its parts' forms joined by `+` (a part without one by its
-    name, as `forms.fitted_label`), None where no part has a form."""
+    """Per row of a Mean(A+B...): its form from its parts' (`forms.joined`)."""
+    names = [f.model for f in parts]
     columns = [f.forms[r] if f.forms is not None else np.full(r.size, None)
                for f, r in zip(parts, rows, strict=True)]
-    joined = [None if not any(found) else
-              "+".join(form or f.model for form, f in zip(found, parts, strict=True))
-              for found in zip(*columns, strict=True)]
-    return np.array(joined, dtype=object)
+    return np.array([joined(names, found) for found in zip(*columns, strict=True)],
+                    dtype=object)
 
 
 def window_rows(panel: Panel, fit: Fit, scales: dict, grain: Grain) -> pd.DataFrame:
