@@ -57,7 +57,7 @@ class JvmWatch(threading.Thread):
         """The JVM's live heap: the total of `jcmd <pid> GC.class_histogram`, which counts
         the objects left after a full GC at a safepoint. What it holds, not what G1 has yet
         to collect (the sampled peak fills toward spark.driver.memory before it collects).
-        `Runtime.gc()` then used - free, used before, read 143 to 416 MB between the steps
+        `Runtime.gc()` then used - free, used before, read 131 to 416 MB after the steps
         of one 5,000-series run: System.gc is a request the JVM need not serve as a full
         collection."""
         try:

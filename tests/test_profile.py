@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
 from restock.forecasting.calendar import CalendarSettings
 from restock.forecasting.profile import ProfileSettings, profile
@@ -137,3 +138,27 @@ def test_routing_picks_the_configured_model(spark, conf):
     )
     got = df.withColumn("model", routing_expr(routing)).toPandas()
     assert dict(zip(got["sku_id"], got["model"], strict=True)) == {r[0]: r[5] for r in rows}
+
+
+def test_routes_carry_the_selected_form_and_read_a_selection_without_one(spark, conf):
+    from restock.spark.routing import routes
+
+    routing = RoutingSettings.from_conf(conf, CalendarSettings.from_conf(conf))
+    profiled = spark.createDataFrame(
+        [(sku, "smooth", "B", "active", 400, 400, None) for sku in ("a", "b")],
+        "sku_id string, demand_class string, abc_class string, lifecycle string, "
+        "history_days int, span_days int, yearly_strength double",
+    ).withColumn("location_id", F.lit("L1"))
+    selection = spark.createDataFrame(
+        [("a", "L1", "AutoETS", "ETS(ANAN)")],
+        "sku_id string, location_id string, model string, form string")
+
+    def routed(chosen) -> dict:
+        got = routes(spark, profiled, routing, "auto", chosen).toPandas()
+        return {r.sku_id: (r.model, r.form) for r in got.itertuples()}
+
+    fallback = routed(None)["b"][0]  # b: no selection row, the routing's model
+    assert routed(selection) == {"a": ("AutoETS", "ETS(ANAN)"), "b": (fallback, None)}
+    assert routed(selection.drop("form")) == {"a": ("AutoETS", None), "b": (fallback, None)}
+    forced = routes(spark, profiled, routing, ("WindowAverage",), None).toPandas()
+    assert set(forced["model"]) == {"WindowAverage"} and forced["form"].isna().all()

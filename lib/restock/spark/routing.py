@@ -106,8 +106,9 @@ def routes(
         "form", F.lit(None).cast("string"))
     if models in ("routed", "auto"):
         if models == "auto" and selection is not None:
+            form = F.col("form") if "form" in selection.columns else F.lit(None)  # pre-form tables
             chosen = selection.select(*SERIES_KEYS, F.col("model").alias("selected"),
-                                      F.col("form").alias("selected_form"))
+                                      form.cast("string").alias("selected_form"))
             live = live.join(chosen, SERIES_KEYS, "left").withColumn(
                 "model", F.coalesce("selected", "model")
             ).withColumn("form", F.col("selected_form"))
