@@ -34,7 +34,7 @@ class Fit:
     yhat: np.ndarray
     intervals: dict[int, tuple[np.ndarray, np.ndarray]]
     errors: np.ndarray | None  # per row, the guard's error text
-    forms: np.ndarray | None = None  # per row, the fitted form (`forms.label`) or None
+    forms: np.ndarray  # per row, the fitted form (`forms.label`) or None
 
     @property
     def code(self) -> np.ndarray:
@@ -110,8 +110,7 @@ def combinations_of(fits: list[Fit], size: int) -> list[Fit]:
 def _joined_forms(parts: tuple[Fit, ...], rows: list[np.ndarray]) -> np.ndarray:
     """Per row of a Mean(A+B...): its form from its parts' (`forms.joined`)."""
     names = [f.model for f in parts]
-    columns = [f.forms[r] if f.forms is not None else np.full(r.size, None)
-               for f, r in zip(parts, rows, strict=True)]
+    columns = [f.forms[r] for f, r in zip(parts, rows, strict=True)]
     return np.array([joined(names, found) for found in zip(*columns, strict=True)],
                     dtype=object)
 

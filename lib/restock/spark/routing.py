@@ -102,17 +102,17 @@ def routes(
     routed = routed.withColumn(
         "model", F.when(yearly, F.lit(cal.yearly_model)).otherwise(F.col("model"))
     )
-    live = routed.where(F.col("model").isNotNull()).withColumn(
-        "form", F.lit(None).cast("string"))
+    live = routed.where(F.col("model").isNotNull())
     if models in ("routed", "auto"):
+        form = F.lit(None)
         if models == "auto" and selection is not None:
-            form = F.col("form") if "form" in selection.columns else F.lit(None)  # pre-form tables
+            form = F.col("form") if "form" in selection.columns else form  # pre-form tables
             chosen = selection.select(*SERIES_KEYS, F.col("model").alias("selected"),
-                                      form.cast("string").alias("selected_form"))
+                                      form.alias("selected_form"))
             live = live.join(chosen, SERIES_KEYS, "left").withColumn(
-                "model", F.coalesce("selected", "model")
-            ).withColumn("form", F.col("selected_form"))
-        return live.select(*SERIES_KEYS, "model", "form")
+                "model", F.coalesce("selected", "model"))
+            form = F.col("selected_form")
+        return live.select(*SERIES_KEYS, "model", form.cast("string").alias("form"))
     forced = spark.createDataFrame([(n, None) for n in models], "model string, form string")
     return live.select(*SERIES_KEYS).crossJoin(F.broadcast(forced))
 
