@@ -188,3 +188,75 @@ def test_a_weekly_forecast_is_planned_in_days(spark):
     assert list(daily["step"]) == list(range(1, 15))
     np.testing.assert_allclose(daily["yhat"], [10.0] * 7 + [20.0] * 7)
     np.testing.assert_allclose(daily["hi_80"][:7], 10.0 + 14.0 / np.sqrt(7))
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a `day` index as rows with a `date`."""
+    return frame.assign(date=[EPOCH + dt.timedelta(days=int(d)) for d in frame["day"]],
+                        open=True).drop(columns="day")
+
+
+def test_stock_outs_from_inventory_history_are_unavailable_not_zero_demand(spark):
+    from restock.forecasting.availability import series_availability, with_stockouts
+    from restock.grain import DataSettings
+    from restock.quality.data_quality import availability_checks
+    from restock.spark.buckets import history_rows
+
+    end = 20_000
+    y = np.full(70, 5.0)
+    y[40:50] = 0.0  # out of stock: nothing on hand, nothing sold
+    y[45:50] = np.nan  # ... and no sales rows on five of those days
+    y[60] = 3.0  # sold out that day: on_hand 0 at the snapshot, but demand was seen
+    daily = _sales(spark, _dated(_rows(y, end)))
+    days = np.arange(end - 69, end + 1)
+    on_hand = np.where(np.isin(np.arange(70), [*range(40, 50), 60]), 0.0, 20.0)
+    inventory = spark.createDataFrame(pd.DataFrame({
+        "sku_id": "A", "location_id": "L1", "on_hand": on_hand,
+        "as_of_date": [EPOCH + dt.timedelta(days=int(d)) for d in days]}))
+    marked = with_stockouts(daily, inventory, Grain()).persist()
+    assert marked.count() == 70  # the five stock-out days without a row got one
+    out = sorted(r["date"] for r in marked.where("not in_stock").collect())
+    assert out == [EPOCH + dt.timedelta(days=int(d)) for d in days[40:50]]
+
+    as_of = EPOCH + dt.timedelta(days=end)
+    counts = series_availability(marked, as_of, Grain(),
+                                 DataSettings.from_conf(load_conf("local", environ={})))
+    row = counts.first()
+    assert (row["stockout_periods"], row["available_periods"]) == (10, 60)
+    message = availability_checks(counts, Grain(), 1)[2][2][2]
+    assert "0 closed, 10 out of stock, 0 in reporting gaps" in message
+    assert "worst A/L1: 10 of 70 days" in message
+
+    panel = build_panel(history_rows(marked, Grain()).toPandas(), end, availability=RULE)
+    assert not panel.available[40:50].any() and panel.available[60]
+    assert (panel.series(0)[40:50] > 4.5).all()  # filled, not zeros
+    assert panel.series(0)[60] == 3.0
+    marked.unpersist()
+
+
+def test_a_declared_launch_date_starts_the_history_in_panel_and_spark_alike(spark):
+    from restock.forecasting.availability import series_availability, with_launch
+    from restock.grain import DataSettings
+    from restock.spark.buckets import history_rows
+
+    end = 20_000
+    # "new": 30 zeros, launched (declared) on its 21st day, first sale 5 days later; the
+    # evidence rule alone would keep more of the zeros (or all). "old": 60 leading zeros
+    # the evidence rule calls pre-launch, declared launched before its first row: all demand.
+    new = np.concatenate([np.zeros(30), np.tile([4.0, 0], 20)])
+    new[20:25] = 0.0
+    old = np.concatenate([np.zeros(60), np.tile([3.0, 0], 20)])
+    history = pd.concat([_rows(new, end).assign(sku_id="new"),
+                         _rows(old, end).assign(sku_id="old")], ignore_index=True)
+    launch = {"new": end - new.size + 1 + 20, "old": end - 500}
+    params = spark.createDataFrame(pd.DataFrame({
+        "sku_id": list(launch), "location_id": "L1",
+        "launch_date": [EPOCH + dt.timedelta(days=d) for d in launch.values()]}))
+    daily = with_launch(_sales(spark, _dated(history)), params)
+    panel = build_panel(history_rows(daily, Grain()).toPandas(), end, availability=RULE)
+    starts = dict(zip(panel.keys["sku_id"], panel.start.tolist(), strict=True))
+    assert starts == {"new": launch["new"], "old": end - old.size + 1}
+    rows = series_availability(daily, EPOCH + dt.timedelta(days=end), Grain(),
+                               DataSettings.from_conf(load_conf("local", environ={}))).collect()
+    assert {r["sku_id"]: r["start"] for r in rows} == starts
+    assert {r["sku_id"]: r["prelaunch_periods"] for r in rows} == {"new": 20, "old": 0}

@@ -144,6 +144,7 @@ class DataSettings:
     gap_min_coverage: float
     profile_window_days: int
     weekly_closure_weeks: int = 0
+    stockouts_from_inventory: bool = True
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> DataSettings:
@@ -156,6 +157,7 @@ class DataSettings:
             gap_min_coverage=float(d["gap_min_coverage"]),
             profile_window_days=int(d["profile_window_days"] or 0),
             weekly_closure_weeks=int(d["weekly_closure_weeks"] or 0),
+            stockouts_from_inventory=bool(d["stockouts_from_inventory"]),
         )
         if settings.frequency != "auto":
             Grain.parse(settings.frequency)

@@ -73,8 +73,8 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
                              ("source_table", tuple(tagged)))
             for name, report in reports.items():
                 report.check(settings, name)
-            for name, t in tagged.items():
-                _keep_accepted(run, name, t, inputs, record)
+            for name in sorted(tagged, key=lambda n: n == "sales"):  # sales reads the others
+                _keep_accepted(run, name, tagged[name], inputs, record)
         finally:
             for t in tagged.values():
                 t.unpersist()
@@ -93,27 +93,38 @@ def read_inputs(run: Run, required: tuple[str, ...], optional: tuple[str, ...] =
 def _keep_accepted(
     run: Run, name: str, tagged: DataFrame, inputs: Inputs, record: runs.RunRecord
 ) -> None:
-    """Keep one input's accepted rows (persisted) in `inputs`: sales as daily totals."""
+    """Keep one input's accepted rows (persisted) in `inputs`: sales as daily totals, read
+    after the others (their stock-outs and launch dates mark its unavailable periods)."""
     if name == "sales":
-        inputs.daily = _daily(run, tagged, record)
+        inputs.daily = _daily(run, tagged, record, inputs)
     else:
         accepted = quality.accepted(tagged).persist()
         accepted.count()
         setattr(inputs, name, accepted)
 
 
-def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord) -> DataFrame:
-    """Daily sales of the accepted rows (persisted); fixes the run's as-of date."""
+def _daily(run: Run, tagged: DataFrame, record: runs.RunRecord, inputs: Inputs) -> DataFrame:
+    """Sales of the accepted rows per period of the run's grain (persisted), with the
+    inventory's stock-outs (`data.stockouts_from_inventory`) and item_params' launch dates;
+    fixes the run's as-of date."""
     from pyspark.sql import functions as F
 
-    from restock.forecasting.availability import resolve_grain, to_grain
+    from restock.forecasting.availability import (
+        resolve_grain,
+        to_grain,
+        with_launch,
+        with_stockouts,
+    )
 
     daily = quality.daily_sales(tagged)
     grain, message = resolve_grain(run.conf, daily)
     run.resolve_grain(grain.name)
     if message not in run.notes:
         run.notes.append(message)
-    daily = to_grain(daily, grain).persist()
+    daily = to_grain(daily, grain)
+    if run.settings.data.stockouts_from_inventory:
+        daily = with_stockouts(daily, inputs.inventory, grain)
+    daily = with_launch(daily, inputs.item_params).persist()
     newest, series = daily.agg(F.max("date"), F.countDistinct(*KEYS)).first()
     if newest is None:
         raise ConfigError("table 'sales' has no accepted rows")
@@ -290,7 +301,7 @@ def simulate_step(
     if run.as_of_date is None:
         run.fix_as_of(forecasts.select("as_of_date").first()[0])
     if inputs is None or inputs.daily is None or inputs.item_params is None:
-        inputs = read_inputs(run, ("sales", "item_params"))
+        inputs = read_inputs(run, ("sales", "item_params"), ("inventory",))
     with run.recorded("simulate") as record:
         series = series_inputs(forecasts, inputs.item_params,
                                _run_rows(run, "series_profile", source))

@@ -106,10 +106,10 @@ STEPS: dict[str, Step] = {
 }
 
 VERBS: dict[str, Verb] = {
-    "quality": Verb(("sales",), (), ("quality",)),
-    "profile": Verb(("sales",), ("item_params",), ("profile",)),
-    "backtest": Verb(("sales",), ("item_params",), ("profile", "backtest")),
-    "forecast": Verb(("sales",), ("item_params",), ("profile", "forecast")),
+    "quality": Verb(("sales",), ("item_params", "inventory"), ("quality",)),
+    "profile": Verb(("sales",), ("item_params", "inventory"), ("profile",)),
+    "backtest": Verb(("sales",), ("item_params", "inventory"), ("profile", "backtest")),
+    "forecast": Verb(("sales",), ("item_params", "inventory"), ("profile", "forecast")),
     "plan": Verb((), (), ("plan",)),
     "run": Verb(("sales", "item_params", "inventory"), (),
                 ("quality", "profile", "backtest", "forecast", "plan")),

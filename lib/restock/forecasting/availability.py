@@ -1,6 +1,7 @@
 """Spark side of the grain and of unavailable periods: detect the grain, bucket sales to
-it, and count per series the periods that are not demand (closed, reporting gap, before
-its launch). The pandas kernels apply the same rules in `panel.Availability`.
+it, mark stock-outs and declared launches, and count per series the periods that are not
+demand (closed, out of stock, reporting gap, before its launch). The pandas kernels apply
+the same rules in `panel.Availability`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,57 @@ def to_grain(daily: DataFrame, grain: Grain) -> DataFrame:
     )
 
 
+def flag(df: DataFrame, name: str) -> Column:
+    """Spark: a row's boolean flag `name`; null, or no such column, is True (open, in stock)."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(F.col(name), F.lit(True)) if name in df.columns else F.lit(True)
+
+
+def with_stockouts(daily: DataFrame, inventory: DataFrame | None, grain: Grain) -> DataFrame:
+    """Periods with `in_stock` false: an inventory snapshot in the period says nothing was
+    on hand (`on_hand` <= 0) and the period sold nothing: a stock-out, not zero demand.
+
+    A snapshot counts for the period of its `as_of_date` (at W and M, the period ending on or
+    after it). A stock-out period without a sales row gets one (quantity 0), from the
+    series' first row to the newest sales date; snapshots of series without sales are
+    ignored. Without inventory the frame is returned as it is.
+    """
+    from pyspark.sql import functions as F
+
+    if inventory is None:
+        return daily
+    newest = daily.agg(F.max("date")).first()[0]
+    first = daily.groupBy(*KEYS).agg(F.min("date").alias("first_date"))
+    out = (
+        inventory.where(F.col("on_hand") <= 0)
+        .select(*KEYS, grain.end_col(F.col("as_of_date")).alias("date"))
+        .distinct().join(first, KEYS)
+        .where((F.col("date") >= F.col("first_date")) & (F.col("date") <= F.lit(newest)))
+        .select(*KEYS, "date", F.lit(True).alias("out"))
+    )
+    joined = daily.join(out, [*KEYS, "date"], "full_outer")
+    quantity = F.coalesce(F.col("quantity"), F.lit(0.0))
+    added = F.col("quantity").isNull()
+    return (
+        joined.withColumn("sales_value", F.when(added, F.lit(0.0)).otherwise(F.col("sales_value")))
+        .withColumn("quantity", quantity)
+        .withColumn("in_stock", ~(F.coalesce(F.col("out"), F.lit(False)) & (quantity <= 0)))
+        .drop("out")
+    )
+
+
+def with_launch(daily: DataFrame, item_params: DataFrame | None) -> DataFrame:
+    """Sales rows with their series' declared `launch_date` (item_params, optional column;
+    null without one): demand history starts at the launch period (`listed_from`)."""
+    from pyspark.sql import functions as F
+
+    if item_params is None or "launch_date" not in item_params.columns:
+        return daily
+    launch = item_params.where(F.col("launch_date").isNotNull()).select(*KEYS, "launch_date")
+    return daily.join(F.broadcast(launch), KEYS, "left")
+
+
 def series_availability(
     daily: DataFrame, as_of_date: dt.date, grain: Grain, settings: DataSettings,
     window_days: int = 0,
@@ -70,26 +122,32 @@ def series_availability(
 
     Columns: first_idx (first row) and start (where demand history starts, `listed_from`;
     period indexes), periods (start .. as-of), rows (periods with a row from the start),
-    closed_periods, gap_periods, prelaunch_periods (first row .. before the start),
-    available_periods = periods − closed − gap; and the same three over the trailing
-    `window_days` (`window_available_periods`; 0 = whole history).
+    closed_periods, stockout_periods (open but out of stock, `with_stockouts`),
+    gap_periods, prelaunch_periods (first row .. before the start), available_periods =
+    periods − closed − stock-out − gap; and the same over the trailing `window_days`
+    (`window_available_periods`; 0 = whole history).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     end = grain.index_of(as_of_date)
     idx = grain.index_col(F.col("date"))
-    is_open = F.coalesce(F.col("open"), F.lit(True)) if "open" in daily.columns else F.lit(True)
+    launch = (grain.index_col(F.col("launch_date")) if "launch_date" in daily.columns
+              else F.lit(None)).cast("long")
+    is_open, in_stock = flag(daily, "open"), flag(daily, "in_stock")
     rows = daily.where(F.col("date") <= F.lit(as_of_date)).select(
-        *KEYS, idx.alias("idx"), (F.col("quantity") > 0).alias("sold"), is_open.alias("is_open"))
+        *KEYS, idx.alias("idx"), (F.col("quantity") > 0).alias("sold"), is_open.alias("is_open"),
+        (is_open & in_stock).alias("usable"), launch.alias("launch"))
     by_series = Window.partitionBy(*KEYS)
     rows = rows.withColumn("sale", F.min(F.when(F.col("sold"), F.col("idx"))).over(by_series))
     firsts = rows.groupBy(*KEYS).agg(
         F.min("idx").alias("first_idx"), F.min("sale").alias("sale"),
+        F.max("launch").alias("launch"),
         F.countDistinct(F.when(F.col("sold"), F.col("idx"))).alias("sold_periods"),
-        F.countDistinct(F.when(F.col("is_open") & (F.col("idx") >= F.col("sale")), F.col("idx")))
+        F.countDistinct(F.when(F.col("usable") & (F.col("idx") >= F.col("sale")), F.col("idx")))
         .alias("open_periods"))
-    rows = rows.drop("sale").join(firsts.select(*KEYS, listed_from().alias("start")), KEYS)
+    rows = rows.drop("sale", "launch").join(
+        firsts.select(*KEYS, listed_from(end).alias("start")), KEYS)
     lag = F.lag("idx").over(Window.partitionBy(*KEYS).orderBy("idx"))
     rows = rows.withColumn("prev", F.greatest(F.coalesce(lag, F.col("idx")), F.col("start")))
     starts = _window_start(grain, end, window_days)
@@ -100,7 +158,10 @@ def series_availability(
         F.count(F.when(F.col("idx") >= F.col("start"), 1)).alias("rows"),
         F.count(F.when(~F.col("is_open") & (F.col("idx") >= F.col("start")), 1))
         .alias("closed_periods"),
-        F.count(F.when(~F.col("is_open") & (F.col("idx") >= starts), 1)).alias("window_closed"),
+        F.count(F.when(F.col("is_open") & ~F.col("usable") & (F.col("idx") >= F.col("start")), 1))
+        .alias("stockout_periods"),
+        F.count(F.when(~F.col("usable") & (F.col("idx") >= starts), 1))
+        .alias("window_unavailable"),
         F.collect_list(F.when(run_len > 0, F.struct((F.col("prev") + 1).alias("a"),
                                                     (F.col("idx") - 1).alias("b"))))
         .alias("runs"),
@@ -118,10 +179,11 @@ def improbable_silence(periods: Column, rate: Column) -> Column:
         periods * F.log1p(-rate) < F.lit(math.log(LAUNCH_EVIDENCE)))
 
 
-def listed_from() -> Column:
+def listed_from(end: int) -> Column:
     """Spark form of `panel.listed_from` over the columns first_idx (first row), sale (first
-    sale, null for none), sold_periods (distinct periods with a sale) and open_periods
-    (distinct open periods with a row from the first sale): where demand history starts."""
+    sale, null for none), launch (declared launch period, null for none), sold_periods
+    (distinct periods with a sale) and open_periods (distinct open, in-stock periods with a
+    row from the first sale): where demand history starts; `end` is the as-of period."""
     from pyspark.sql import functions as F
 
     k, m = F.col("sold_periods"), F.col("open_periods")
@@ -129,8 +191,11 @@ def listed_from() -> Column:
     leading = F.col("sale") - F.col("first_idx")
     launched = (k > 1) & (leading > 0) & improbable_silence(leading, rate)
     wait = F.when(rate > 0, F.rint((1 - rate) / rate)).otherwise(0.0)
-    return F.when(launched, F.col("sale") - F.least(wait, leading)).otherwise(
-        F.col("first_idx")).cast("long")
+    evidence = F.when(launched, F.col("sale") - F.least(wait, leading)).otherwise(
+        F.col("first_idx"))
+    declared = F.least(F.greatest(F.col("launch"), F.col("first_idx")),
+                       F.coalesce(F.col("sale"), F.lit(end)))
+    return F.when(F.col("launch").isNotNull(), declared).otherwise(evidence).cast("long")
 
 
 def _window_start(grain: Grain, end: int, window_days: int) -> Any:
@@ -162,11 +227,13 @@ def _with_gaps(stats: DataFrame, grain: Grain, end: int, starts: Any,
     return stats.select(
         *KEYS,
         F.col("first_idx"), F.col("start"), periods.alias("periods"), F.col("rows"),
-        F.col("closed_periods"),
+        F.col("closed_periods"), F.col("stockout_periods"),
         F.when(counted, gap).otherwise(0).alias("gap_periods"),
         (F.col("start") - F.col("first_idx")).alias("prelaunch_periods"),
-        (window_periods - F.col("window_closed")
+        (window_periods - F.col("window_unavailable")
          - F.when(counted, in_window).otherwise(0)).alias("window_available_periods"),
     ).withColumn(
-        "available_periods", F.col("periods") - F.col("closed_periods") - F.col("gap_periods")
+        "available_periods",
+        F.col("periods") - F.col("closed_periods") - F.col("stockout_periods")
+        - F.col("gap_periods"),
     )

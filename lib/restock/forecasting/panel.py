@@ -24,14 +24,16 @@ def epoch_day(day: dt.date) -> int:
 class Availability:
     """Which periods are unavailable rather than zero demand, and how they are filled.
 
-    A period is unavailable when its row says the location was closed (`open` false), or
-    it lies in a run of at least `gap_periods` periods without a row in a series that has
-    rows for at least `gap_min_coverage` of its periods (a reporting gap). Series start at
-    their first row, or near their first sale when the zeros before it are too many to be
-demand (a launch; `listed_from`); periods before are pre-launch. Unavailable periods are filled, for
-    fitting, by the series' seasonal profile: the mean of its available periods at the same
-    position of the `season_length` cycle (else of all available periods): a model fitted on
-    the filled series sees neither false zeros nor a broken seasonal cycle.
+    A period is unavailable when its row says the location was closed (`open` false) or
+    out of stock (`in_stock` false, from inventory history), or it lies in a run of at
+    least `gap_periods` periods without a row in a series that has rows for at least
+    `gap_min_coverage` of its periods (a reporting gap). Series start at their declared
+    launch (`launch`), else at their first row, or near their first sale when the zeros
+    before it are too many to be demand (a launch; `listed_from`); periods before are
+    pre-launch. Unavailable periods are filled, for fitting, by the series' seasonal
+    profile: the mean of its available periods at the same position of the
+    `season_length` cycle (else of all available periods): a model fitted on the filled
+    series sees neither false zeros nor a broken seasonal cycle.
     """
 
     gap_periods: int = 4
@@ -42,12 +44,25 @@ demand (a launch; `listed_from`); periods before are pre-launch. Unavailable per
     weekly_closure_weeks: int = 0
 
 
-def open_rows(history: pd.DataFrame) -> np.ndarray:
-    """Per row: False where its `open` column says closed; True otherwise (null or no
-    `open` column: open)."""
-    if "open" not in history.columns:
+def open_rows(history: pd.DataFrame, name: str = "open") -> np.ndarray:
+    """Per row: False where its `open` column says closed (or the column `name`, e.g.
+    `in_stock`, says false); True otherwise (null or no such column)."""
+    if name not in history.columns:
         return np.ones(len(history), dtype=bool)
-    return history["open"].ne(False).to_numpy(dtype=bool, na_value=True)
+    return history[name].ne(False).to_numpy(dtype=bool, na_value=True)
+
+
+def usable_rows(history: pd.DataFrame) -> np.ndarray:
+    """Per row: True when it is demand, open and in stock (`open_rows` of both flags)."""
+    return open_rows(history) & open_rows(history, "in_stock")
+
+
+def declared_launch(history: pd.DataFrame, codes: np.ndarray, n: int) -> np.ndarray:
+    """Per series code: the period index of its declared launch (`launch`), NaN for none."""
+    found = np.full(n, np.nan)
+    if "launch" in history.columns:
+        np.fmax.at(found, codes, history["launch"].to_numpy(dtype=float, na_value=np.nan))
+    return found
 
 
 @dataclass
@@ -121,7 +136,8 @@ def build_panel(
         first_any = np.full(n, end, dtype=np.int64)
         np.minimum.at(first_any, codes, day)
         np.minimum.at(start, codes[sold], day[sold])
-        start = listed_from(start, first_any, codes, day, sold, open_rows(history), n)
+        start = listed_from(start, first_any, codes, day, sold, usable_rows(history), n,
+                            declared_launch(history, codes, n))
     else:
         np.minimum.at(start, codes, day)
     if max_days > 0:
@@ -160,10 +176,11 @@ LAUNCH_EVIDENCE = 0.01  # leading zeros this improbable under the series' own ra
 
 def listed_from(
     first_sale: np.ndarray, first_row: np.ndarray, codes: np.ndarray, day: np.ndarray,
-    sold: np.ndarray, is_open: np.ndarray, n: int,
+    sold: np.ndarray, is_open: np.ndarray, n: int, launch: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Where each series' demand history starts: its first row, unless the zeros before its
-    first sale are too many to be demand zeros, which marks a launch.
+    """Where each series' demand history starts: its declared launch period (`launch`, not
+    before its first row nor after its first sale), else its first row, unless the zeros
+    before its first sale are too many to be demand zeros, which marks a launch.
 
     With p the share of open periods with a row that have a sale, from the first sale on
     (that one excluded: a series cut at its first sale starts on a sale by construction),
@@ -187,21 +204,26 @@ def listed_from(
         odds = leading * np.log1p(-np.minimum(rate, 1.0))
         wait = np.where(rate > 0, np.rint((1 - rate) / rate), 0.0)
     launched = (k > 1) & (leading > 0) & ((rate >= 1) | (odds < np.log(LAUNCH_EVIDENCE)))
-    return np.where(launched, first_sale - np.minimum(wait, leading), first_row).astype(np.int64)
+    found = np.where(launched, first_sale - np.minimum(wait, leading), first_row)
+    if launch is not None:
+        declared = np.isfinite(launch)
+        bounded = np.minimum(np.maximum(np.nan_to_num(launch), first_row), first_sale)
+        found = np.where(declared, bounded, found)
+    return found.astype(np.int64)
 
 
 def _available(
     history: pd.DataFrame, codes: np.ndarray, day: np.ndarray, keep: np.ndarray,
     start: np.ndarray, indptr: np.ndarray, rule: Availability,
 ) -> np.ndarray:
-    """Per panel cell: True for observed demand, False for closed and reporting-gap periods."""
+    """Per panel cell: True for observed demand, False for closed, out-of-stock and
+    reporting-gap periods."""
     position = indptr[codes[keep]] + day[keep] - start[codes[keep]]
     has_row = np.zeros(indptr[-1], dtype=bool)
     has_row[position] = True
     available = has_row.copy()
-    if "open" in history.columns:
-        closed = ~open_rows(history)[keep]
-        available[position[closed]] = False
+    closed = ~usable_rows(history)[keep]
+    available[position[closed]] = False
     for i in range(len(start)):
         part = slice(indptr[i], indptr[i + 1])
         rows = has_row[part]

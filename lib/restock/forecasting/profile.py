@@ -9,7 +9,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from restock.errors import ConfigError
-from restock.forecasting.availability import improbable_silence, series_availability
+from restock.forecasting.availability import flag, improbable_silence, series_availability
 from restock.grain import DataSettings, Grain
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
@@ -115,7 +115,7 @@ def _stats(
 
     grain, data = s.grain, s.data
     q = F.col("quantity")
-    is_open = F.coalesce(F.col("open"), F.lit(True)) if "open" in daily.columns else F.lit(True)
+    is_open = flag(daily, "open") & flag(daily, "in_stock")  # demand, not a closure or stock-out
     sold = (q > 0) & is_open
     window_days = data.profile_window_days
     in_window = (F.col("date") > F.date_sub(F.lit(as_of), window_days)) if window_days > 0 \

@@ -62,7 +62,8 @@ INPUTS: dict[str, dict[str, Any]] = {
             "service_level": "double",
             "lifecycle": "string",
         },
-        "optional": {},
+        # launch_date: demand history starts at it (the zeros before are not demand)
+        "optional": {"launch_date": "date"},
         "key": ["sku_id", "location_id"],
     },
     # events by day: location_id null = every location

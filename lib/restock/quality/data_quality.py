@@ -7,8 +7,9 @@ validation's counts:
   its first sale to the as-of date and pooled over series, without a sales row and not
   in a reporting gap (those are zero demand); the message names the worst series.
 - `reporting_gap_share`: share of series with a reporting gap (`data.gap_min_days`).
-- `unavailable_share`: closed and reporting-gap periods / periods from the first sale;
-  the message gives the counts by cause (closed, gap, before the launch).
+- `unavailable_share`: closed, out-of-stock and reporting-gap periods / periods from the
+  start of demand history; the message gives the counts by cause (closed, out of stock,
+  gap, before the launch) and names the worst series.
 - `duplicate_rate`: exact duplicate rows / rows read.
 - `negative_share`: rows with a negative quantity (returns) / rows read.
 - `freshness_days`: days from the newest sale to the reference date (today, or the
@@ -171,7 +172,7 @@ def availability_checks(
     from pyspark.sql import functions as F
 
     missing = F.col("periods") - F.col("rows") - F.col("gap_periods")
-    unavailable = F.col("closed_periods") + F.col("gap_periods")
+    unavailable = F.col("closed_periods") + F.col("stockout_periods") + F.col("gap_periods")
 
     def worst(value: Column) -> Column:  # largest value; ties: the first series by keys
         return F.min(F.struct((-value).alias("key"), "sku_id", "location_id",
@@ -182,11 +183,12 @@ def availability_checks(
         F.sum((F.col("available_periods") * grain.period_days < min_days).cast("long")),
         F.sum("periods"), F.sum(missing), F.sum("closed_periods"), F.sum("gap_periods"),
         F.sum("prelaunch_periods"), F.count(F.when(F.col("gap_periods") > 0, 1)),
+        F.sum("stockout_periods"),
         worst(missing), worst(F.col("gap_periods")), worst(unavailable),
     ).first()
-    series, short, periods, missed, closed, gap, prelaunch, gapped = (
-        int(v or 0) for v in row[:8])
-    worst_missing, worst_gap, worst_unavailable = row[8:]
+    series, short, periods, missed, closed, gap, prelaunch, gapped, stockout = (
+        int(v or 0) for v in row[:9])
+    worst_missing, worst_gap, worst_unavailable = row[9:]
     unit = {"D": "days", "W": "weeks", "M": "months"}[grain.kind]
 
     def named(w: Any) -> str:
@@ -201,9 +203,9 @@ def availability_checks(
         ("reporting_gap_share", gapped / max(series, 1),
          f"{gapped} of {series} series have a reporting gap ({gap} {unit} in all, not "
          f"counted as zeros); {named(worst_gap)}"),
-        ("unavailable_share", (closed + gap) / max(periods, 1),
-         f"unavailable {unit}: {closed} closed, {gap} in reporting gaps, {prelaunch} before "
-         f"launch; {named(worst_unavailable)}"),
+        ("unavailable_share", (closed + stockout + gap) / max(periods, 1),
+         f"unavailable {unit}: {closed} closed, {stockout} out of stock, {gap} in reporting "
+         f"gaps, {prelaunch} before launch; {named(worst_unavailable)}"),
     ]
 
 

@@ -23,7 +23,8 @@ def bucket_of(buckets: int) -> Column:
 
 def history_rows(sales: DataFrame, grain: Grain, promo_days: bool = False) -> DataFrame:
     """The rows a bucket function reads: sku_id, location_id, day (the period index of
-    grain), quantity, promo and open (sales' own flags, else not promoted and open); with
+    grain), quantity, promo, open and in_stock (sales' own flags, else not promoted, open
+    and in stock) and launch (the period index of a declared launch_date, else null); with
     `promo_days`, the rows are promotion days (sku_id, location_id, date): quantity null,
     promo true."""
     from pyspark.sql import functions as F
@@ -34,10 +35,14 @@ def history_rows(sales: DataFrame, grain: Grain, promo_days: bool = False) -> Da
 
     quantity = F.lit(None) if promo_days else F.col("quantity")
     promo = F.lit(True) if promo_days else flag("promo", False)
+    declared = "launch_date" in sales.columns and not promo_days
+    launch = grain.index_col(F.col("launch_date")) if declared else F.lit(None)
     return sales.select("sku_id", "location_id", grain.index_col(F.col("date")).alias("day"),
                         quantity.cast("double").alias("quantity"),
                         promo.cast("boolean").alias("promo"),
-                        flag("open", True).cast("boolean").alias("open"))
+                        flag("open", True).cast("boolean").alias("open"),
+                        flag("in_stock", True).cast("boolean").alias("in_stock"),
+                        launch.cast("long").alias("launch"))
 
 
 def per_bucket(
