@@ -169,12 +169,19 @@ ITEM_PARAMS_COLUMNS, ITEM_PARAMS_SCHEMA = _contract("item_params")
 
 
 def item_params_batches(
-    batches: Iterator[pd.DataFrame], seed: int, n_locations: int, mix: Mix = MIXES["default"]
+    batches: Iterator[pd.DataFrame], seed: int, n_locations: int, mix: Mix = MIXES["default"],
+    end_date: datetime.date | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """One `ITEM_PARAMS_SCHEMA` row per series id in the `id` column of the batches."""
+    """One `ITEM_PARAMS_SCHEMA` row per series id in the `id` column of the batches; a new
+    item's `launch_date` is the first day of its life when end_date (the last day of sales
+    history) is given, else null, as for every other item."""
     for chunk in _series_ids(batches):
-        rows = [_item_params(series_spec(seed, i, mix), seed, i) for i in chunk]
-        frame = pd.DataFrame(rows)
+        specs = [series_spec(seed, i, mix) for i in chunk]
+        frame = pd.DataFrame([_item_params(spec, seed, i) for spec, i in zip(specs, chunk,
+                                                                            strict=True)])
+        frame["launch_date"] = [
+            end_date - datetime.timedelta(days=spec.lifecycle_days - 1)
+            if end_date is not None and spec.pattern == "new" else None for spec in specs]
         frame["sku_id"], frame["location_id"] = _ids(n_locations, chunk)
         frame["review_period_days"] = frame["review_period_days"].astype(np.int32)
         yield frame[ITEM_PARAMS_COLUMNS]
@@ -305,7 +312,8 @@ def generate(
     ids = spark.range(n_series).repartition(max(1, min(partitions or default, n_series)))
     sales = partial(sales_batches, seed=seed, days=days, end_date=end_date, n_locations=n_loc,
                     bad_row_share=bad_row_share, mix=mix)
-    params = partial(item_params_batches, seed=seed, n_locations=n_loc, mix=mix)
+    params = partial(item_params_batches, seed=seed, n_locations=n_loc, mix=mix,
+                     end_date=end_date)
     inventory = partial(inventory_batches, seed=seed, end_date=end_date, n_locations=n_loc,
                         mix=mix)
     promotions = partial(promotions_batches, seed=seed, days=days, end_date=end_date,
