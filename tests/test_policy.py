@@ -127,6 +127,20 @@ def test_empirical_safety_stock_by_hand():
     assert empirical_safety_stock(windows, 5, 0.5, min_samples=1) is None  # P > window length
 
 
+def test_error_blocks_of_weekly_errors_are_sums_over_days():
+    from restock.planning.policy import error_blocks
+
+    # weekly errors 7, 14 (1 and 2 a day): P = 14 days spans both weeks, P = 7 one week or
+    # the second half of the first and the first of the second (3.5 + 7 = 10.5)
+    weekly = [[7.0, 21.0]]
+    assert error_blocks(weekly, 14, period_days=7.0).tolist() == [21.0]
+    blocks = error_blocks(weekly, 7, period_days=7.0)
+    assert blocks.size == 8 and blocks[0] == 7.0 and blocks[-1] == 14.0
+    assert blocks[4] == pytest.approx(4 * 2 + 3 * 1)
+    # the daily rule unchanged: a 2-step window is 2 days
+    assert error_blocks(weekly, 14).size == 0
+
+
 def test_settings_from_conf_and_bad_values():
     settings = _settings()
     assert settings.empirical_min_samples == 20  # conf/base.yaml

@@ -116,7 +116,8 @@ def build_settings(conf: Mapping[str, Any], schema: Mapping[str, Any] | None = N
     outliers = OutlierRule.from_conf(conf)
     profile = ProfileSettings.from_conf(conf, data=data)
     forecast = ForecastSettings.from_conf(conf, calendar=calendar, outliers=outliers, data=data)
-    policy = PolicySettings.from_conf(conf["policy"], levels=forecast.levels)
+    policy = PolicySettings.from_conf(conf["policy"], levels=forecast.levels,
+                                      period_days=forecast.grain.period_days)
     return Settings(
         conf=conf,
         data=data,

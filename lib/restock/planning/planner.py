@@ -229,7 +229,7 @@ def _safety_stock(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings
             safety_stock_normal(1.0, sigma, protection, mean, lead_std),
         )
     least = settings.empirical_min_samples if settings.safety_stock_method == "auto" else 1
-    ss_lead, ss_protection = _empirical(pdf["cum_errors"], v, least)
+    ss_lead, ss_protection = _empirical(pdf["cum_errors"], v, least, settings.period_days)
     term = z * mean * lead_std
     with np.errstate(divide="ignore", invalid="ignore"):
         equivalent = np.where(z > 0, np.hypot(ss_protection, term) / z, np.nan)
@@ -253,14 +253,17 @@ def _safety_stock(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings
     v["sigma_method"] = np.where(np.isfinite(v["protection_demand"]), method, None)
 
 
-def _empirical(cum_errors: pd.Series, v: dict[str, Any], least: int) -> tuple[np.ndarray, ...]:
-    """Empirical safety stock over L and over P per row (NaN where not available)."""
+def _empirical(cum_errors: pd.Series, v: dict[str, Any], least: int,
+               period_days: float) -> tuple[np.ndarray, ...]:
+    """Empirical safety stock over L and over P per row (NaN where not available); the
+    errors' steps are periods of `period_days` days (`policy.error_blocks`)."""
     found = np.full((2, len(cum_errors)), np.nan)
     for i, windows in enumerate(cum_errors):
         if _missing(windows) or not np.isfinite(v["protection_demand"][i]):
             continue
         for row, days in enumerate((v["lead_time_days"][i], v["protection_days"][i])):
-            result = empirical_safety_stock(windows, days, v["service_level"][i], least)
+            result = empirical_safety_stock(windows, days, v["service_level"][i], least,
+                                            period_days)
             if result is not None:
                 found[row, i] = result[0]
     return found[0], found[1]
@@ -309,7 +312,8 @@ def _meet_target(pdf: pd.DataFrame, v: dict[str, Any], settings: PolicySettings)
     lead_std = _num(pdf["lead_time_std_days"], fill=0.0)
     for k, i in enumerate(rows):
         if v["sigma_method"][i] == "empirical":
-            samples = error_blocks(pdf["cum_errors"].iloc[i], v["protection_days"][i])
+            samples = error_blocks(pdf["cum_errors"].iloc[i], v["protection_days"][i],
+                                   settings.period_days)
             own = empirical_safety_stock_for(samples, excess[k], measure, target[k], qty[k])
             term = v["z"][i] * mean[k] * lead_std[i]
             found[k] = own + np.hypot(max(own, 0.0), term) - max(own, 0.0)

@@ -155,25 +155,32 @@ def rounded_up(qty: np.ndarray, moq: np.ndarray, pack: np.ndarray) -> np.ndarray
     return np.where(qty > 0, packed, 0.0)
 
 
-def error_blocks(cum_errors: Iterable[Sequence[float]], days: float) -> np.ndarray:
+def error_blocks(cum_errors: Iterable[Sequence[float]], days: float,
+                 period_days: float = 1.0) -> np.ndarray:
     """Pooled backtest error sums over P = max(1, days rounded half up) consecutive days.
 
-    Each window is a list whose element k−1 is the sum of (actual − forecast) over days
+    Each window is a list whose element k−1 is the sum of (actual − forecast) over steps
     1..k after a backtest cutoff. Every block of P consecutive days of every window is a
     sample (block sum = cum[s+P−1] − cum[s−1]); windows shorter than P or holding
-    non-finite values add nothing.
+    non-finite values add nothing. Steps of a grain above D are periods of `period_days`
+    days: a period's error is spread evenly over its days, as the plan spreads its forecast
+    (`plan.daily_forecasts`), so the cumulative sum is interpolated at whole days.
     """
     span = max(1, int(np.floor(days + 0.5)))
     blocks = []
     for window in cum_errors:
         cum = np.concatenate([[0.0], np.asarray(window, dtype=float)])
+        if period_days > 1.0 and np.isfinite(cum).all():
+            ends = np.arange(cum.size) * period_days
+            cum = np.interp(np.arange(int(round(ends[-1])) + 1), ends, cum)
         if len(cum) > span and np.isfinite(cum).all():
             blocks.append(cum[span:] - cum[:-span])
     return np.concatenate(blocks) if blocks else np.empty(0)
 
 
 def empirical_safety_stock(
-    cum_errors: Iterable[Sequence[float]], days: float, csl: float, min_samples: int = 20
+    cum_errors: Iterable[Sequence[float]], days: float, csl: float, min_samples: int = 20,
+    period_days: float = 1.0,
 ) -> tuple[float, int] | None:
     """Safety stock from the pooled backtest errors over the protection interval.
 
@@ -183,7 +190,7 @@ def empirical_safety_stock(
         (safety stock, sample count), or None with fewer than `min_samples` samples
         (in particular when P exceeds every window's length).
     """
-    samples = error_blocks(cum_errors, days)
+    samples = error_blocks(cum_errors, days, period_days)
     if samples.size == 0 or samples.size < min_samples:
         return None
     return max(0.0, float(np.quantile(samples, csl))), int(samples.size)
@@ -235,10 +242,13 @@ class PolicySettings:
     service_measure: str = "cycle"
     fill_rate_by_abc: dict[str, float] | None = None
     rounding_aware: bool = True
+    period_days: float = 1.0  # days per step of the forecast's grain (its backtest errors)
 
     @classmethod
-    def from_conf(cls, policy: Mapping[str, Any], levels: Iterable[float] = ()) -> PolicySettings:
-        """Build from `conf["policy"]`; `levels` are `conf["forecast"]["levels"]`.
+    def from_conf(cls, policy: Mapping[str, Any], levels: Iterable[float] = (),
+                  period_days: float = 1.0) -> PolicySettings:
+        """Build from `conf["policy"]`; `levels` are `conf["forecast"]["levels"]`,
+        `period_days` the length of the run's grain (`Grain.period_days`).
 
         Raises:
             ConfigError: a key is missing or holds a value outside its allowed set.
@@ -266,6 +276,7 @@ class PolicySettings:
             empirical_min_samples=int(policy["empirical_min_samples"]),
             levels=tuple(levels), service_measure=measure, fill_rate_by_abc=fill,
             rounding_aware=bool(policy.get("rounding_aware", True)),
+            period_days=float(period_days),
         )
 
     def service_levels(self, own: Sequence[Any], abc_class: Sequence[Any]) -> np.ndarray:

@@ -103,7 +103,8 @@ class SimulationSettings:
         built once by the settings tree (read from conf when not given)."""
         s = section(conf, "simulation")
         forecast = forecast or ForecastSettings.from_conf(conf)
-        policy = policy or PolicySettings.from_conf(conf["policy"], levels=forecast.levels)
+        policy = policy or PolicySettings.from_conf(conf["policy"], levels=forecast.levels,
+                                                    period_days=forecast.grain.period_days)
         profile = profile or ProfileSettings.from_conf(conf)
         settings = cls(
             holdout_days=int(s["holdout_days"]), unmet_demand=str(s["unmet_demand"]),
