@@ -278,3 +278,18 @@ def test_the_replays_first_review_equals_the_plan_restock_plan_writes(spark, bas
             want = pytest.approx(_floats(replayed[name]), rel=1e-9, abs=1e-9)
             assert _floats(written[name]) == want, (method, name)
         assert _values(written["sigma_method"]) == _values(replayed["sigma_method"]), method
+
+
+def test_sigma_is_read_at_the_first_open_step_not_on_a_closed_first_day(spark, settings):
+    # the day after the as-of date is a known closure (forecast 0, interval too): σ_d comes
+    # from the first step whose widest bound is positive, not 0 from the closed day
+    rows = _forecast("S1", "AutoETS", 5.0, 1.5)
+    rows[0] = ("S1", "L1", "AutoETS", 1, _day(8), 0.0, 0.0, 0.0, 0.0, 0.0, "native", "ok", None)
+    params = [("S1", "L1", 2.0, 0.0, 1, 2.0, 10.0, 0.25, 4.0, 0.0, 0.0, None, "active")]
+    stock = [("S1", "L1", _day(7), 3.0, 0.0, 0.0)]
+    frames = [spark.createDataFrame(r, ddl) for r, ddl in ((rows, FORECAST_DDL),
+              (params, PARAMS_DDL), (stock, INVENTORY_DDL))]
+    intervals = dataclasses.replace(settings, safety_stock_method="intervals")
+    plan = build_plan(*frames, None, None, as_of_date=AS_OF, settings=intervals).first()
+    assert plan["sigma_method"] == "intervals"
+    assert plan["sigma_daily"] == pytest.approx(1.5)

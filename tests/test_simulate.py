@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -234,3 +235,61 @@ def test_replay_buckets_hold_about_series_per_bucket_within_cores_and_the_run():
     assert replay_buckets(30, settings, most=64, cores=2) == 2  # every core gets a bucket
     assert replay_buckets(1_000_000, settings, most=64, cores=2) == 64
     assert replay_buckets(0, settings, most=64, cores=2) == 2
+
+
+# ---- the replay at the run's grain, and on closures ---------------------------------------
+
+def _rec(model: str = "HistoricAverage", **changes) -> dict:
+    return {"sku_id": "S", "location_id": "L", "model": model, "lead_time_days": 3.0,
+            "lead_time_std_days": 0.0, "review_period_days": 7, **changes}
+
+
+def test_a_weekly_history_is_replayed_in_days_and_forecast_in_spread_periods():
+    from restock.grain import Grain
+    from restock.planning.bucket_replay import History, daily_forecast, forecast_at, prepare
+
+    grain = Grain.parse("W-SUN")
+    start = grain.index_of(dt.date(2024, 1, 7))
+    weekly = np.full(60, 70.0)
+    history = History.of_periods(weekly, weekly, np.zeros(60, bool), grain, start)
+    assert history.demand.size == 420 and np.all(history.demand == 10.0)
+    base = _settings(holdout_days=28)
+    settings = dataclasses.replace(
+        base, policy=dataclasses.replace(base.policy, period_days=7.0),
+        forecast=dataclasses.replace(base.forecast, grain=grain, season_length=52,
+                                     horizon_days=4, interval_windows=2, interval_step_days=1))
+    series = prepare(history, _rec(), settings)
+    assert series.horizon == 28 and series.t0 == 420 - 28
+    # a decision 3 days into a week sees the weeks before it; its forecast starts that day
+    assert forecast_at(series, 3, settings)["mean"][0] == pytest.approx(70.0)
+    daily = daily_forecast(series, 3, forecast_at(series, 3, settings), settings.forecast.levels)
+    assert daily["mean"].size == 28 and np.allclose(daily["mean"], 10.0)
+    rows = {(r["strategy"], r["ss_method"]): r for r in simulate_many_rows(history, settings)}
+    restock = rows[("restock", "normal")]
+    assert restock["fill_rate"] > 0.99 and restock["demand"] == pytest.approx(280.0)
+
+
+def simulate_many_rows(history, settings):
+    from restock.planning.simulate import simulate_many
+
+    rec = {**_rec(), "lifecycle": "active", "abc_class": "A", "demand_class": "smooth",
+           "unit_cost": 2.0, "order_cost": 5.0, "holding_rate": 0.3, "shortage_cost": 3.0,
+           "moq": 0.0, "pack_size": 0.0, "service_level": 0.95}
+    return simulate_many([history], [rec], settings)[0]
+
+
+def test_known_closures_are_forecast_zero_and_not_replayed_as_demand():
+    from restock.grain import Grain
+    from restock.planning.bucket_replay import History, daily_forecast, forecast_at, prepare
+
+    days = 280
+    closed = (np.arange(days) % 7) == 6  # every seventh day shut
+    fit = np.full(days, 12.0)  # the forecast's panel: closed days filled
+    history = History.of_periods(fit, np.where(closed, 0.0, fit), closed, Grain(), 0)
+    settings = _settings(holdout_days=28)
+    series = prepare(history, _rec(), settings)
+    fc = daily_forecast(series, 0, forecast_at(series, 0, settings), settings.forecast.levels)
+    shut = closed[series.t0 : series.t0 + series.horizon]
+    assert np.all(fc["mean"][shut] == 0.0) and np.allclose(fc["mean"][~shut], 12.0)
+    rows = {(r["strategy"], r["ss_method"]): r for r in simulate_many_rows(history, settings)}
+    assert rows[("restock", "normal")]["demand"] == pytest.approx(12.0 * 24)  # 4 closed days

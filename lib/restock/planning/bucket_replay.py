@@ -12,6 +12,11 @@ whenever IP ≤ ROP, by the same `order_quantity`). The baselines: `naive` order
 the forecast over P with no safety stock; `moving_average` is the planner fed a flat
 forecast at the mean of the last `moving_average_days` days and σ_d their std (normal
 method).
+
+The model fits what the forecast fits (`History.fit`: periods of the run's grain, the
+unavailable ones filled); the inventory runs on days (`History.demand`). At W and M a
+decision sees the periods that ended before its day, and the forecast of each period is
+spread evenly over its days, as `restock plan` spreads it; known closures are forecast 0.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.guard import rolling_windows
+from restock.grain import EPOCH, Grain
 from restock.planning.frozen import freeze
 from restock.planning.planner import PLAN_INPUT_FIELDS, plan_batch
-from restock.planning.policy import interval_sigma, order_quantity, round_order
+from restock.planning.policy import first_open, interval_sigma, order_quantity, round_order
 from restock.planning.replay import Stock, Trace, cycle_windows
 
 if TYPE_CHECKING:
@@ -40,22 +46,75 @@ LANES = (*(("restock", m) for m in METHODS), ("naive", "none"), ("moving_average
 _ROW_FIELDS = [name for name, _ in PLAN_INPUT_FIELDS]
 
 
+@dataclasses.dataclass(frozen=True)
+class History:
+    """One series as the replay sees it: what its model fits, in periods of the grain (the
+    forecast's panel: unavailable periods filled), and the daily demand replayed.
+
+    `fit[k]` is period `start + k`; the days run from the first day of period `start` to the
+    last day of the last period. At W and M a period's demand is spread evenly over its
+    days (the plan spreads its forecast alike, `plan.daily_forecasts`). `closed` days are
+    known closures: no demand, forecast 0.
+    """
+
+    fit: np.ndarray
+    demand: np.ndarray
+    closed: np.ndarray
+    grain: Grain = Grain()
+    start: int = 0
+
+    @classmethod
+    def daily(cls, y: np.ndarray) -> History:
+        """A plain daily series, fitted and replayed as it is."""
+        y = np.asarray(y, dtype=float)
+        return cls(fit=y, demand=y, closed=np.zeros(y.size, dtype=bool))
+
+    @classmethod
+    def of_periods(cls, fit: np.ndarray, demand: np.ndarray, closed: np.ndarray, grain: Grain,
+                   start: int) -> History:
+        """From per-period values of the periods start .. start + len(fit) − 1 (`demand`
+        is already 0 where `closed`)."""
+        length = np.diff(period_ends(grain, start, len(fit) + 1, first=-1))
+        return cls(fit=np.asarray(fit, dtype=float),
+                   demand=np.repeat(np.asarray(demand, dtype=float) / length, length),
+                   closed=np.repeat(np.asarray(closed, dtype=bool), length),
+                   grain=grain, start=start)
+
+
+def period_ends(grain: Grain, start: int, count: int, first: int = 0) -> np.ndarray:
+    """Day offsets of the last days of `count` periods from period start + first on; day 0
+    is the first day of period `start` (so the last day of the period before is −1)."""
+    index = start + first + np.arange(count)
+    if grain.kind == "D":
+        return index - start
+    epoch = np.datetime64(EPOCH, "D")
+    origin = (grain.ends(np.array([start - 1]))[0] - epoch).astype(np.int64)
+    return (grain.ends(index) - epoch).astype(np.int64) - origin - 1
+
+
 @dataclasses.dataclass
 class Series:
     """One series of the bucket: its history, plan inputs and replay schedule."""
 
-    y: np.ndarray
+    y: np.ndarray  # daily demand (`History.demand`)
     rec: dict[str, Any]  # PLAN_INPUT fields known before the replay (item params, classes)
     t0: int  # first replayed day (index into y)
-    horizon: int
+    horizon: int  # days the plan sees
     decisions: np.ndarray  # replay-day offsets of the decisions
     lead_days: np.ndarray  # sampled lead time of an order placed on each replay day
     guard: Any
+    history: History
+    ends: np.ndarray  # day offsets of the last days of history.fit's periods
+    periods: int  # periods each forecast covers (the horizon, the period under way, spare)
     errors: list[np.ndarray] = dataclasses.field(default_factory=list)
 
 
-def prepare(y: np.ndarray, rec: Mapping[str, Any], s: SimulationSettings) -> Series:
-    """The schedule of one series: decision days, sampled lead times, error windows."""
+def prepare(y: np.ndarray | History, rec: Mapping[str, Any], s: SimulationSettings) -> Series:
+    """The schedule of one series (a plain daily array, or its `History`): decision days,
+    sampled lead times, error windows (in periods of the grain)."""
+    history = y if isinstance(y, History) else History.daily(y)
+    y = history.demand
+    grain = history.grain
     periodic = s.policy.policy_type == "periodic"
     days = min(s.holdout_days, y.size)
     lead = max(0.0, _num(rec.get("lead_time_days")))
@@ -64,21 +123,26 @@ def prepare(y: np.ndarray, rec: Mapping[str, Any], s: SimulationSettings) -> Ser
     key = f"{rec['sku_id']}\x1f{rec['location_id']}"
     rng = np.random.default_rng([s.seed, zlib.crc32(key.encode())])
     noise = rng.standard_normal(days) * max(0.0, _num(rec.get("lead_time_std_days")))
-    horizon = max(s.forecast.horizon_days, math.ceil(lead + review) + 1)
+    horizon = max(math.ceil(s.forecast.horizon_days * grain.period_days),
+                  math.ceil(lead + review) + 1)
+    periods = horizon if grain.kind == "D" else grain.whole_periods(horizon) + 2
     series = Series(
         y=y, rec=dict(rec), t0=y.size - days, horizon=horizon,
         decisions=np.arange(0, days, step),
         lead_days=np.maximum(0, np.rint(lead + noise)).astype(int),
-        guard=s.forecast.guard(str(rec["model"])),
+        guard=s.forecast.guard(str(rec["model"])), history=history,
+        ends=period_ends(grain, history.start, history.fit.size), periods=periods,
     )
     if s.freeze_model_form:
         freeze(series.guard, _train(series, 0, s))
+    before = history.fit[: _done(series, 0)]
     actual, predicted = rolling_windows(
-        lambda train: np.maximum(series.guard.forecast(y=train, h=horizon)["mean"], 0.0),
-        y[: series.t0], horizon, s.error_windows, s.error_step_days, s.min_train_days,
+        lambda past: np.maximum(series.guard.forecast(y=past, h=periods)["mean"], 0.0),
+        before, periods, s.error_windows, grain.whole_periods(s.error_step_days),
+        grain.whole_periods(s.min_train_days),
     )
-    series.errors = list(np.cumsum((actual - predicted).reshape(-1, horizon), axis=1))
-    series.guard.fit(y[: series.t0])  # `refit: false`: the first review fits, later ones forward
+    series.errors = list(np.cumsum((actual - predicted).reshape(-1, periods), axis=1))
+    series.guard.fit(before)  # `refit: false`: the first review fits, later ones forward
     return series
 
 
@@ -170,25 +234,57 @@ def _start(levels: dict[str, np.ndarray], periodic: bool, bucket: list[Series],
 
 
 def forecast_at(series: Series, t: int, s: SimulationSettings) -> dict[str, np.ndarray]:
-    """The series' forecast at replay day t from the days before it: a refit
-    (`simulation.refit`), else the fit of its first review carried forward."""
+    """The series' forecast of `series.periods` periods at replay day t from the periods
+    that ended before it: a refit (`simulation.refit`), else the fit of its first review
+    carried forward."""
     predict = series.guard.forecast if s.refit else series.guard.forward
-    return predict(y=_train(series, t, s), h=series.horizon, level=list(s.forecast.levels))
+    return predict(y=_train(series, t, s), h=series.periods, level=list(s.forecast.levels))
+
+
+def daily_forecast(series: Series, t: int, fc: Mapping[str, np.ndarray],
+                   levels: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """`series.horizon` days of the forecast from replay day t on: each period's mean spread
+    evenly over its days, interval half-widths scaled by 1/√days (`plan.daily_forecasts`);
+    0 on known closures."""
+    history, day = series.history, series.t0 + t
+    done = _done(series, t)
+    ends = period_ends(history.grain, history.start, series.periods + 1, first=done - 1)
+    length = np.diff(ends)
+    offset = day - (ends[0] + 1)  # days of the period under way already gone
+    mean = np.asarray(fc["mean"], dtype=float)
+    out = {"mean": np.repeat(mean / length, length)}
+    for lv in levels:
+        half = (np.asarray(fc[f"hi-{lv}"], dtype=float) - mean) / np.sqrt(length)
+        out[f"hi-{lv}"] = np.repeat(mean / length + half, length)
+    closed = history.closed[day : day + series.horizon]
+    for name, values in out.items():
+        values = values[offset : offset + series.horizon].copy()
+        values[: closed.size][closed] = 0.0
+        out[name] = values
+    return out
 
 
 def _fit(series: Series, t: int, s: SimulationSettings) -> dict[str, Any]:
-    """The forecast at replay day t, from the days before it, and the trailing windows."""
-    end = series.t0 + t
-    fc = forecast_at(series, t, s)
-    recent = series.y[max(0, end - s.sigma_window_days) : end]
-    window = series.y[max(0, end - s.moving_average_days) : end]
-    return {"fc": fc, "std": float(recent.std()) if recent.size else math.nan,
-            "ma": (float(window.mean()), float(window.std())) if window.size else (0.0, 0.0)}
+    """The forecast at replay day t, from the periods before it, as days; and the trailing
+    windows' daily mean and σ (a period's σ as a day's: σ / √days per period)."""
+    grain, done = series.history.grain, _done(series, t)
+    fc = daily_forecast(series, t, forecast_at(series, t, s), s.forecast.levels)
+    fit, root = series.history.fit, math.sqrt(grain.period_days)
+    recent = fit[max(0, done - grain.whole_periods(s.sigma_window_days)) : done]
+    window = fit[max(0, done - grain.whole_periods(s.moving_average_days)) : done]
+    return {"fc": fc, "std": float(recent.std()) / root if recent.size else math.nan,
+            "ma": ((float(window.mean()) / grain.period_days, float(window.std()) / root)
+                   if window.size else (0.0, 0.0))}
+
+
+def _done(series: Series, t: int) -> int:
+    """Periods of the fitted history that ended before replay day t."""
+    return int(np.searchsorted(series.ends, series.t0 + t, side="left"))
 
 
 def _train(series: Series, t: int, s: SimulationSettings) -> np.ndarray:
-    """The days a fit at replay day t sees (the newest `max_train_days` when set)."""
-    history = series.y[: series.t0 + t]
+    """The periods a fit at replay day t sees (the newest `max_train_days` when set)."""
+    history = series.history.fit[: _done(series, t)]
     return history[-s.forecast.max_train_days:] if s.forecast.max_train_days else history
 
 
@@ -201,8 +297,9 @@ def _plan_row(series: Series, fit: Mapping[str, Any], strategy: str,
     row = {k: series.rec.get(k) for k in _ROW_FIELDS}
     row.update(has_params=True, has_inventory=True)
     if strategy == "restock":
+        at = first_open(fc[f"hi-{widest}"])
         row.update(yhat=np.asarray(fc["mean"], dtype=float), demand_std_daily=fit["std"],
-                   sigma_daily=float(interval_sigma(fc[f"hi-{widest}"][0], fc["mean"][0],
+                   sigma_daily=float(interval_sigma(fc[f"hi-{widest}"][at], fc["mean"][at],
                                                     s.forecast.levels)),
                    cum_errors=series.errors or None)
     else:

@@ -112,15 +112,20 @@ def daily_forecasts(
 def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:
     """Per series: the first model in sorted order, its yhat array by step, and σ_d.
 
-    σ_d = (hi_W − yhat) / z_W at step 1 for the widest level W, z_W = Φ⁻¹(0.5 + W/200);
-    null without intervals. A failed series (no yhat) keeps a row with a null array.
+    σ_d = (hi_W − yhat) / z_W for the widest level W, z_W = Φ⁻¹(0.5 + W/200), at the
+    first step whose hi_W is positive (a known closure is forecast 0, interval too), else
+    at step 1 (`policy.first_open` is the replay's form); null without intervals. A failed
+    series (no yhat) keeps a row with a null array.
     """
     from pyspark.sql import functions as F
 
     point = F.col("yhat").isNotNull() & F.col("step").isNotNull()
+    hi = F.col(f"hi_{max(levels)}") if levels else F.lit(None)
+    sigma = F.struct("step", _sigma(levels).alias("sigma"))
     per_model = forecasts.groupBy(*SERIES_KEYS, "model").agg(
         F.sort_array(F.collect_list(F.when(point, F.struct("step", "yhat")))).alias("points"),
-        F.max(F.when(F.col("step") == 1, _sigma(levels))).alias("sigma_daily"),
+        F.coalesce(F.min(F.when(point & (hi > 0), sigma))["sigma"],
+                   F.max(F.when(F.col("step") == 1, _sigma(levels)))).alias("sigma_daily"),
     )
     first = per_model.groupBy(*SERIES_KEYS).agg(
         F.min(F.struct("model", "points", "sigma_daily")).alias("chosen")

@@ -201,6 +201,13 @@ def interval_z(levels: Sequence[float]) -> float:
     return float(z_score(0.5 + max(levels) / 200.0)) if len(levels) else float("nan")
 
 
+def first_open(hi: np.ndarray) -> int:
+    """The step σ_d is read at: the first whose upper bound is positive (a known closure is
+    forecast 0, its interval too), else the first (`plan._forecast_series` in Spark)."""
+    positive = np.flatnonzero(np.asarray(hi, dtype=float) > 0)
+    return int(positive[0]) if positive.size else 0
+
+
 def interval_sigma(hi: Num, yhat: Num, levels: Sequence[float]) -> Num:
     """One-step σ_d from the widest interval: `(hi_W − yhat) / Φ⁻¹(0.5 + W/200)`."""
     hi, yhat = _arrays(hi, yhat)

@@ -38,17 +38,20 @@ import pandas as pd
 
 from restock.errors import ConfigError
 from restock.forecasting.forecast import ForecastSettings
-from restock.forecasting.panel import build_panel, epoch_day
+from restock.forecasting.panel import build_panel, open_rows
 from restock.forecasting.profile import ProfileSettings
 from restock.io.config import section
 from restock.io.tables import SERIES_KEYS
-from restock.planning.bucket_replay import Series, prepare, replay_bucket
+from restock.planning.bucket_replay import History, Series, prepare, replay_bucket
 from restock.planning.plan import lifecycle, with_profile
 from restock.planning.policy import PolicySettings
 from restock.spark.buckets import per_bucket
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from restock.forecasting.panel import Panel
+    from restock.grain import Grain
 
 BASELINES = ("naive", "moving_average")
 SIM_SCHEMA = (
@@ -160,14 +163,16 @@ def simulate_series(y: np.ndarray, item: Item, s: SimulationSettings) -> list[di
     return rows[0]
 
 
-def simulate_many(ys: list[np.ndarray], recs: list[dict[str, Any]], s: SimulationSettings
-                  ) -> list[list[dict[str, Any]]]:
-    """`simulate_series` for several series at once (their plans batched per review day);
-    a series with too short a history gets one `short_history` row."""
+def simulate_many(ys: list[np.ndarray | History], recs: list[dict[str, Any]],
+                  s: SimulationSettings) -> list[list[dict[str, Any]]]:
+    """`simulate_series` for several series at once (their plans batched per review day),
+    each a daily array or its `History`; a series with too short a history gets one
+    `short_history` row."""
     out: list[list[dict[str, Any]]] = [[] for _ in ys]
     ready: list[tuple[int, Series]] = []
     for i, (y, rec) in enumerate(zip(ys, recs, strict=True)):
-        t0 = y.size - min(s.holdout_days, y.size)
+        days = (y.demand if isinstance(y, History) else y).size
+        t0 = days - min(s.holdout_days, days)
         if t0 < s.min_train_days:
             out[i] = [{"status": "short_history", "error": f"{t0} days before the holdout"}]
         else:
@@ -200,7 +205,10 @@ def simulate_bucket(
     """
     if history.empty or series.empty:
         return pd.DataFrame(columns=_COLUMNS)
-    panel = build_panel(history, epoch_day(as_of_date))
+    grain = settings.forecast.grain
+    panel = build_panel(history, grain.index_of(as_of_date),
+                        availability=settings.forecast.availability)
+    closed = panel.flagged(history, ~open_rows(history))
     codes = panel.codes_of(series)
     rows, ys, recs, bases = [], [], [], []
     for code, rec in zip(codes, series.to_dict("records"), strict=True):
@@ -216,7 +224,7 @@ def simulate_bucket(
         elif rec.get("lifecycle") == "end_of_life" or code < 0:
             rows.append({**base, "status": "end_of_life" if code >= 0 else "no_sales"})
         else:
-            ys.append(panel.series(code))
+            ys.append(replayed(panel, closed, code, grain))
             recs.append(rec)
             bases.append(base)
     try:
@@ -226,6 +234,15 @@ def simulate_bucket(
     for base, lanes in zip(bases, found, strict=True):
         rows.extend({**base, **r} for r in lanes)
     return _typed(pd.DataFrame(rows).reindex(columns=_COLUMNS))
+
+
+def replayed(panel: Panel, closed: np.ndarray, code: int, grain: Grain) -> History:
+    """One series of the panel as the replay's `History`: the model fits the panel's
+    periods (unavailable ones filled), the replayed demand is 0 on closed periods."""
+    fit = panel.series(code)
+    shut = closed[panel.indptr[code] : panel.indptr[code + 1]]
+    return History.of_periods(fit, np.where(shut, 0.0, fit), shut, grain,
+                              int(panel.start[code]))
 
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
@@ -257,7 +274,8 @@ def simulate(
 ) -> DataFrame:
     """Per series and strategy metrics (SIM_SCHEMA), computed per bucket of series."""
     fn = partial(simulate_bucket, settings=settings, as_of_date=as_of_date)
-    return per_bucket(daily, series, fn, SIM_SCHEMA, as_of_date=as_of_date, buckets=buckets)
+    return per_bucket(daily, series, fn, SIM_SCHEMA, as_of_date=as_of_date, buckets=buckets,
+                      grain=settings.forecast.grain)
 
 
 def series_inputs(
