@@ -136,6 +136,29 @@ def test_simulate_replays_every_forecast_series_against_the_baselines(spark, bas
     assert jobs.loc["simulate", "series_count"] == len(forecast_series.drop_duplicates())
 
 
+def test_simulate_replays_a_weekly_run_in_days_of_its_weeks(spark, base_conf, tmp_path):
+    # the daily sales planned weekly (data.aggregate_to W): the replay fits weeks and serves
+    # each week's sales spread over its days, so the demand it replays over the last 8 weeks
+    # is those weeks' sales (a replay reading week indexes as days replays a comb of nothing)
+    path = str(tmp_path)
+    assert restock(path, "generate", "--series", "6", "--days", "420") == 0
+    assert restock(path, "simulate", "--run-id", "w1", "--set", "data.aggregate_to=W",
+                   "--set", "simulation.holdout_days=56",
+                   "--set", "simulation.min_train_days=182") == 0
+    conf = _conf(base_conf, path)
+    sim = _run_rows(spark, conf, "simulation", "w1")
+    keys = ["sku_id", "location_id"]
+    ok = sim[(sim["status"] == "ok") & (sim["strategy"] == "naive")].set_index(keys)
+    assert len(ok) > 0 and (ok["days"] == 56).all()
+    sales = tables.read(spark, conf, "sales").toPandas()
+    end = pd.Timestamp(sales["date"].max())
+    week_end = end + pd.offsets.Week(weekday=6, n=0)  # W = W-SUN: the week ending on/after
+    first = week_end - pd.Timedelta(days=55)
+    dates = pd.to_datetime(sales["date"])
+    last8 = sales[(dates >= first) & (dates <= week_end)].groupby(keys)["quantity"].sum()
+    assert ok["demand"].to_dict() == pytest.approx(last8[ok.index].to_dict())
+
+
 @pytest.mark.smoke
 def test_simulate_by_default_fits_at_the_cut_off_in_a_run_of_its_own(spark, base_conf,
                                                                       warehouse):

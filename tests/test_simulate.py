@@ -293,3 +293,30 @@ def test_known_closures_are_forecast_zero_and_not_replayed_as_demand():
     assert np.all(fc["mean"][shut] == 0.0) and np.allclose(fc["mean"][~shut], 12.0)
     rows = {(r["strategy"], r["ss_method"]): r for r in simulate_many_rows(history, settings)}
     assert rows[("restock", "normal")]["demand"] == pytest.approx(12.0 * 24)  # 4 closed days
+
+
+def test_the_replay_fits_the_filled_panel_and_replays_what_was_sold():
+    import pandas as pd
+
+    from restock.forecasting.panel import Availability, build_panel, open_rows
+    from restock.grain import Grain
+    from restock.planning.simulate import replayed
+
+    days = np.arange(1000, 1140)
+    quantity = np.full(days.size, 6.0)
+    is_open = (days % 7) != 3
+    quantity[~is_open] = 0.0
+    frame = pd.DataFrame({"sku_id": "S", "location_id": "L", "day": days,
+                          "quantity": quantity, "open": is_open})
+    frame = frame[(frame["day"] < 1060) | (frame["day"] >= 1080)]  # 20 days without rows
+    rule = Availability(gap_periods=7, gap_min_coverage=0.7, season_length=7)
+    panel = build_panel(frame, 1139, availability=rule)
+    sold = panel.cells(frame, frame["quantity"].to_numpy())
+    closed = panel.cells(frame, ~open_rows(frame)) > 0
+    history = replayed(panel, sold, closed, 0, Grain())
+    gap = slice(60, 80)
+    assert np.all(history.fit[gap] == 6.0) and np.all(history.demand[gap] == 0.0)
+    shut = ~is_open
+    shut[gap] = False  # a closed day without a row lies in the gap
+    assert np.all(history.closed == shut) and np.all(history.demand[shut] == 0.0)
+    assert np.all(history.fit[shut] == 6.0)  # the model sees the weekday's open level

@@ -295,13 +295,13 @@ def simulate_step(
 
     from restock.planning.simulate import replay_buckets, series_inputs, simulate, summary_table
 
-    settings = run.settings.simulation
     table = tables.read(run.spark, run.conf, "forecasts")
     forecasts, source = _first_run(run, table, "forecasts", [forecast_run_id, run.run_id])
     if run.as_of_date is None:
         run.fix_as_of(forecasts.select("as_of_date").first()[0])
     if inputs is None or inputs.daily is None or inputs.item_params is None:
         inputs = read_inputs(run, ("sales", "item_params"), ("inventory",))
+    settings = run.settings.simulation  # after reading sales: the tree at the detected grain
     with run.recorded("simulate") as record:
         series = series_inputs(forecasts, inputs.item_params,
                                _run_rows(run, "series_profile", source))

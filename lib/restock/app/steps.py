@@ -164,16 +164,27 @@ def fit_before_holdout(
     weekly-only reference (`calendar.benchmark`: it scores no candidate, and only a run's
     summary reports it).
 
+    Both dates are period ends of the sales' grain (detected, or conf's): the as-of date
+    is the end of the period holding it, the cut-off the last period end at least
+    `holdout_days` before it (a cut-off inside a period would fit a last period without
+    its rows).
+
     Returns:
         That run's id and the replay's as-of date (by default the newest sales date).
     """
     from pyspark.sql import functions as F
 
+    from restock.forecasting.availability import resolve_grain
     from restock.io import runs, tables
 
+    sales = tables.read(spark, settings.conf, "sales")
+    grain, _ = resolve_grain(settings.conf, sales)
     if as_of_date is None:
-        as_of_date = tables.read(spark, settings.conf, "sales").agg(F.max("date")).first()[0]
-    cutoff = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
+        as_of_date = sales.agg(F.max("date")).first()[0]
+    as_of_date = grain.end_of(grain.index_of(as_of_date))
+    latest = as_of_date - dt.timedelta(days=settings.simulation.holdout_days)
+    period = grain.index_of(latest)
+    cutoff = grain.end_of(period if grain.end_of(period) <= latest else period - 1)
     # conf, not the settings tree: a run rebuilds its tree from conf when it fixes the grain
     conf = {**settings.conf, "calendar": {**settings.conf.get("calendar", {}), "benchmark": None}}
     fit = Run(spark, conf, runs.new_run_id(), cutoff)

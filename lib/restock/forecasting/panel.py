@@ -108,14 +108,16 @@ class Panel:
         """The daily values of one series."""
         return self.y[self.indptr[code] : self.indptr[code + 1]]
 
-    def flagged(self, history: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-        """Per panel cell: True where a row of history with `mask` lies (in the panel)."""
+    def cells(self, history: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+        """Per panel cell: the sum of `values` over the rows of history that lie in it (rows
+        before a series' start, after the end or of a series not in the panel add nothing)."""
         codes = self.codes_of(history[["sku_id", "location_id"]])
         day = history["day"].to_numpy(dtype=np.int64)
-        keep = mask & (codes >= 0)
+        keep = codes >= 0
         keep[keep] &= (day[keep] >= self.start[codes[keep]]) & (day[keep] <= self.end)
-        out = np.zeros(self.indptr[-1], dtype=bool)
-        out[self.indptr[codes[keep]] + day[keep] - self.start[codes[keep]]] = True
+        out = np.zeros(self.indptr[-1])
+        np.add.at(out, self.indptr[codes[keep]] + day[keep] - self.start[codes[keep]],
+                  np.asarray(values, dtype=float)[keep])
         return out
 
 

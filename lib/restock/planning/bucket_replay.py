@@ -49,7 +49,7 @@ _ROW_FIELDS = [name for name, _ in PLAN_INPUT_FIELDS]
 @dataclasses.dataclass(frozen=True)
 class History:
     """One series as the replay sees it: what its model fits, in periods of the grain (the
-    forecast's panel: unavailable periods filled), and the daily demand replayed.
+    forecast's panel: unavailable periods filled), and the daily demand replayed (sales).
 
     `fit[k]` is period `start + k`; the days run from the first day of period `start` to the
     last day of the last period. At W and M a period's demand is spread evenly over its
@@ -96,7 +96,6 @@ def period_ends(grain: Grain, start: int, count: int, first: int = 0) -> np.ndar
 class Series:
     """One series of the bucket: its history, plan inputs and replay schedule."""
 
-    y: np.ndarray  # daily demand (`History.demand`)
     rec: dict[str, Any]  # PLAN_INPUT fields known before the replay (item params, classes)
     t0: int  # first replayed day (index into y)
     horizon: int  # days the plan sees
@@ -107,6 +106,11 @@ class Series:
     ends: np.ndarray  # day offsets of the last days of history.fit's periods
     periods: int  # periods each forecast covers (the horizon, the period under way, spare)
     errors: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    @property
+    def y(self) -> np.ndarray:
+        """The daily demand (`History.demand`)."""
+        return self.history.demand
 
 
 def prepare(y: np.ndarray | History, rec: Mapping[str, Any], s: SimulationSettings) -> Series:
@@ -127,7 +131,7 @@ def prepare(y: np.ndarray | History, rec: Mapping[str, Any], s: SimulationSettin
                   math.ceil(lead + review) + 1)
     periods = horizon if grain.kind == "D" else grain.whole_periods(horizon) + 2
     series = Series(
-        y=y, rec=dict(rec), t0=y.size - days, horizon=horizon,
+        rec=dict(rec), t0=y.size - days, horizon=horizon,
         decisions=np.arange(0, days, step),
         lead_days=np.maximum(0, np.rint(lead + noise)).astype(int),
         guard=s.forecast.guard(str(rec["model"])), history=history,

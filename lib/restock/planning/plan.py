@@ -3,6 +3,7 @@ backtest residuals, and plan every series with `bounds.checked_plan` inside `map
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from functools import partial
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ def build_plan(
     """
     from pyspark.sql import functions as F
 
+    settings = dataclasses.replace(settings, period_days=_period_days(forecasts, as_of_date))
     forecasts = daily_forecasts(forecasts, settings.levels, as_of_date)
     params = item_params.select(
         *SERIES_KEYS, *_PARAMS, F.col("lifecycle").alias("params_lifecycle"),
@@ -107,6 +109,18 @@ def daily_forecasts(
         **{name: F.greatest(F.lit(0.0), bound) for name, bound in bounds.items()},
     }).select(*forecasts.columns)
     return daily.unionByName(forecasts.where(F.col("step").isNull()))
+
+
+def _period_days(forecasts: DataFrame, as_of_date: str | dt.date) -> float:
+    """Mean days per forecast step: 1 at D, 7 at W, about 30.4 at M (the backtest errors'
+    steps too, `policy.error_blocks`); read from the forecasts, so a plan of another run's
+    forecasts needs no grain in conf."""
+    from pyspark.sql import functions as F
+
+    as_of = F.lit(str(as_of_date)).cast("date")
+    steps, days = forecasts.where(F.col("step").isNotNull()).agg(
+        F.max("step"), F.max(F.datediff("date", as_of))).first()
+    return float(days) / float(steps) if steps and days and days > steps else 1.0
 
 
 def _forecast_series(forecasts: DataFrame, levels: tuple[float, ...]) -> DataFrame:

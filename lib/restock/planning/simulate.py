@@ -208,7 +208,8 @@ def simulate_bucket(
     grain = settings.forecast.grain
     panel = build_panel(history, grain.index_of(as_of_date),
                         availability=settings.forecast.availability)
-    closed = panel.flagged(history, ~open_rows(history))
+    sold = panel.cells(history, history["quantity"].fillna(0.0).to_numpy())
+    closed = panel.cells(history, ~open_rows(history)) > 0
     codes = panel.codes_of(series)
     rows, ys, recs, bases = [], [], [], []
     for code, rec in zip(codes, series.to_dict("records"), strict=True):
@@ -224,7 +225,7 @@ def simulate_bucket(
         elif rec.get("lifecycle") == "end_of_life" or code < 0:
             rows.append({**base, "status": "end_of_life" if code >= 0 else "no_sales"})
         else:
-            ys.append(replayed(panel, closed, code, grain))
+            ys.append(replayed(panel, sold, closed, code, grain))
             recs.append(rec)
             bases.append(base)
     try:
@@ -236,12 +237,14 @@ def simulate_bucket(
     return _typed(pd.DataFrame(rows).reindex(columns=_COLUMNS))
 
 
-def replayed(panel: Panel, closed: np.ndarray, code: int, grain: Grain) -> History:
+def replayed(panel: Panel, sold: np.ndarray, closed: np.ndarray, code: int,
+             grain: Grain) -> History:
     """One series of the panel as the replay's `History`: the model fits the panel's
-    periods (unavailable ones filled), the replayed demand is 0 on closed periods."""
-    fit = panel.series(code)
-    shut = closed[panel.indptr[code] : panel.indptr[code + 1]]
-    return History.of_periods(fit, np.where(shut, 0.0, fit), shut, grain,
+    periods (unavailable ones filled); the replayed demand is what was sold (per panel cell,
+    `sold`): 0 on closed periods, and 0 in a reporting gap or a stock-out, whose demand
+    nobody saw (a filled estimate would replay demand that may not have been there)."""
+    part = slice(panel.indptr[code], panel.indptr[code + 1])
+    return History.of_periods(panel.series(code), sold[part], closed[part], grain,
                               int(panel.start[code]))
 
 
