@@ -111,8 +111,11 @@ def test_tasks_ran_on_both_workers(cluster, submitted):
     tasks = [r["Task Info"]["Executor ID"] for r in records
              if r["Event"] == "SparkListenerTaskEnd"]
     assert set(worker_of.values()) == set(cluster.worker_ui_ports)
-    assert {worker_of[e] for e in tasks} == set(cluster.worker_ui_ports)
-    assert min(tasks.count(e) for e in worker_of) > 10
+    # per worker, not per executor: on a loaded machine an executor can miss its heartbeat
+    # and be replaced on the same worker after the last task (CI: executor 0 timed out after
+    # 177 s, executor 2 took its place and ran nothing)
+    per_worker = [worker_of[e] for e in tasks]
+    assert min(per_worker.count(port) for port in cluster.worker_ui_ports) > 10
     settings = next(r for r in records if r["Event"] == "SparkListenerEnvironmentUpdate")
     assert settings["Spark Properties"]["spark.pyspark.python"] == "./environment/bin/python"
 
